@@ -1,0 +1,176 @@
+"""The Python API: the same names and meanings as MLEM 0.4's ``mlem.api``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+from typing import TYPE_CHECKING, Union
+
+from mlem import metafile
+from mlem.errors import LinkRefusedError, MlemError, ObjectTypeError, TargetExistsError
+from mlem.links import check_link_type, follow, read_metafile, read_object
+from mlem.location import PROJECT_FILE, Location, Opener, find_metafile
+from mlem.objects import MLEM_EXT, MlemLink, MlemObject
+from mlem.plugins import get_plugin_manager
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+    StrPath = Union[str, PathLike[str]]
+
+__all__ = ["init", "link", "load_meta", "ls"]
+
+logger = logging.getLogger(__name__)
+
+
+def _opener() -> Opener:
+    return Opener(get_plugin_manager())
+
+
+def init(project: StrPath = ".") -> str:
+    """Make ``project`` a MLEM project: write an empty ``.mlem.yaml`` there.
+
+    An existing ``.mlem.yaml`` is left as it is. Returns the project's address.
+    """
+    opener = _opener()
+    source = opener.open(os.fspath(project), None)
+    marker = posixpath.join(source.base, PROJECT_FILE) if source.base else PROJECT_FILE
+    if not source.fs.exists(marker):
+        source.resolver.write_file(source, marker, b"")
+    return source.resolver.project_uri(source, source.base)
+
+
+def load_meta(
+    path: StrPath,
+    project: str | None = None,
+    rev: str | None = None,
+    follow_links: bool = True,
+    force_type: str | type[MlemObject] | None = None,
+) -> MlemObject:
+    """Read the object at ``path`` (in ``project`` at ``rev``).
+
+    Links are followed to the object they name unless ``follow_links`` is
+    false; the links passed through are in the result's ``via``. With
+    ``force_type`` (a type name or class), an object of another type is an
+    :class:`~mlem.errors.ObjectTypeError`.
+    """
+    opener = _opener()
+    type_name = force_type.object_type if isinstance(force_type, type) else force_type
+    location = opener.locate(os.fspath(path), project, rev)
+    obj = read_object(opener, location, type_name)
+    if follow_links:
+        obj = follow(opener, obj)
+    if type_name is not None and obj.type_name != type_name:
+        raise ObjectTypeError(f"{obj.location} is a {obj.type_name}, not a {type_name}")
+    return obj
+
+
+def link(
+    source: StrPath,
+    source_project: str | None = None,
+    rev: str | None = None,
+    target: StrPath | None = None,
+    target_project: str | None = None,
+    follow_links: bool = True,
+    absolute: bool = False,
+    force: bool = False,
+) -> MlemLink:
+    """Make a link to the object at ``source``; write it at ``target`` if given.
+
+    The link is relative (no ``project``) when it is written in the project of
+    its target and ``absolute`` is false; otherwise it records the target's
+    project and the rev as given. With ``follow_links`` false, a link to a link
+    stays a link to that link. An existing ``target`` is refused unless
+    ``force``.
+    """
+    opener = _opener()
+    found = find_metafile(opener.locate(os.fspath(source), source_project, rev))
+    logger.info("Loading meta from %s", found.display())
+    obj = read_metafile(opener, found)
+    if follow_links:
+        obj = follow(opener, obj)
+    target_str = os.fspath(target) if target is not None else None
+    return _link_to(obj, target_str, target_project, absolute, force, opener)
+
+
+def _link_to(
+    obj: MlemObject,
+    target: str | None,
+    target_project: str | None,
+    absolute: bool,
+    force: bool = False,
+    opener: Opener | None = None,
+) -> MlemLink:
+    opener = opener or _opener()
+    here = obj.location
+    if here is None:
+        raise MlemError(
+            f"{obj!r} was not read from a metafile, so nothing can link to it"
+        )
+    link_type = obj.link_type if isinstance(obj, MlemLink) else obj.type_name
+    if target is None:
+        return _absolute_link(here, link_type)
+
+    if not target.endswith(MLEM_EXT):
+        target += MLEM_EXT
+    where = opener.locate(target, target_project, None)
+    if not absolute and _same_project(here, where):
+        new = MlemLink.make(path=here.relpath, link_type=link_type)
+    else:
+        new = _absolute_link(here, link_type)
+    new.location = where
+    check_link_type(opener, new)
+
+    reason = opener.pm.validate_link(new, here.display(), "write")
+    if reason:
+        raise LinkRefusedError(f"refused to write a link to {here}: {reason}")
+    if where.fs.exists(where.path) and not force:
+        raise TargetExistsError(
+            f"{where} already exists; pass --force (force=True) to overwrite it"
+        )
+    logger.info("Saving link to %s", where.display())
+    where.source.resolver.write_file(
+        where.source, where.path, metafile.dump(new.to_dict())
+    )
+    return new
+
+
+def _absolute_link(here: Location, link_type: str | None) -> MlemLink:
+    if here.root is not None:
+        project, path = here.project, here.relpath
+    else:
+        folder = posixpath.dirname(here.path)
+        project = here.source.resolver.project_uri(here.source, folder)
+        path = posixpath.basename(here.path)
+    return MlemLink.make(path=path, project=project, rev=here.rev, link_type=link_type)
+
+
+def _same_project(here: Location, where: Location) -> bool:
+    return (
+        here.root is not None
+        and here.source.resolver is where.source.resolver
+        and here.rev == where.rev
+        and here.root == where.root
+        and here.project == where.project
+    )
+
+
+def ls(project: str = ".", rev: str | None = None) -> list[MlemObject]:
+    """Every object and link in ``project`` at ``rev``, by path; links not followed.
+
+    Hidden folders are skipped, except the pre-0.3 layout's ``.mlem/``.
+    """
+    opener = _opener()
+    root = opener.project_root(project, rev)
+    fs = root.fs
+    found = []
+    for path in sorted(fs.find(root.path) if root.path else fs.find("")):
+        if not path.endswith(MLEM_EXT):
+            continue
+        rel = posixpath.relpath(path, root.path) if root.path else path
+        parts = rel.split("/")
+        if any(p.startswith(".") for p in parts[:-1]) and parts[0] != ".mlem":
+            continue
+        found.append(read_object(opener, Location(root.source, path, root.path)))
+    return found

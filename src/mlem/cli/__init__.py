@@ -1,0 +1,124 @@
+"""The ``mlem`` command.
+
+Only click is imported to build the command; each command imports the API when
+it runs, so ``mlem --help`` stays fast. Errors become one line on stderr and
+exit code 1; ``--verbose`` shows the traceback and debug logging instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from mlem.cli import commands
+
+EXIT_ERROR = 1
+
+
+class MlemGroup(click.Group):
+    """Built-in commands, plus those plugins add, loaded only when asked for."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if MlemGroup._plugins_loaded:
+            return
+        MlemGroup._plugins_loaded = True
+        from mlem.plugins import get_plugin_manager
+
+        get_plugin_manager().hook.mlem_add_commands(cli=self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+@click.group(cls=MlemGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show debug logging and tracebacks."
+)
+@click.version_option(package_name="mlem-core", prog_name="mlem")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """MLEM links: a model registry of links to MLEM objects.
+
+    A link is a small .mlem file naming a MLEM object kept elsewhere: in a git
+    repository at a branch, tag or commit, in another folder, or in a bucket.
+    """
+    ctx.obj = {"verbose": verbose}
+    _setup_logging(verbose)
+
+
+for _command in commands.ALL:
+    cli.add_command(_command)
+
+
+class _Progress(logging.Handler):
+    """Prints the API's INFO messages (what it loads, where it saves)."""
+
+    ICONS = {"Loading": "⏳", "Saving": "💾"}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        icon = self.ICONS.get(message.split(" ", 1)[0], "")
+        if icon and _can_print(icon):
+            message = f"{icon} {message}"
+        click.echo(message, err=False)
+
+
+def _can_print(text: str) -> bool:
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _setup_logging(verbose: bool) -> None:
+    api_logger = logging.getLogger("mlem.api")
+    if not any(isinstance(h, _Progress) for h in api_logger.handlers):
+        api_logger.addHandler(_Progress())
+    api_logger.propagate = verbose
+    api_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        logging.getLogger("mlem").setLevel(logging.DEBUG)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the command; MLEM's errors become one line and exit code 1."""
+    verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
+    try:
+        return cli.main(args=argv, prog_name="mlem", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        return sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        return sys.exit(exc.exit_code)
+    except Exception as exc:
+        if verbose:
+            raise
+        click.echo(f"mlem: error: {_one_line(exc)}", err=True)
+        return sys.exit(EXIT_ERROR)
+
+
+def _one_line(exc: BaseException) -> str:
+    from mlem.errors import MlemError
+
+    if isinstance(exc, MlemError):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+    else:
+        text = f"{type(exc).__name__}: {exc} (run with --verbose for the traceback)"
+    return " ".join(text.split())

@@ -1,0 +1,138 @@
+"""Reading objects and following links from one location to the next."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from typing import TYPE_CHECKING
+
+from mlem import metafile
+from mlem._uri import scheme_of
+from mlem.errors import (
+    LinkCycleError,
+    LinkRefusedError,
+    MetafileError,
+    ObjectTypeError,
+)
+from mlem.location import Location, find_metafile, join_inside
+from mlem.objects import KNOWN_LINK_TYPES, MlemLink, MlemObject
+
+if TYPE_CHECKING:
+    from mlem.location import Opener
+
+logger = logging.getLogger(__name__)
+
+#: how many links a chain may have before it is taken for a loop
+MAX_CHAIN = 32
+
+
+def read_object(
+    opener: Opener, location: Location, type_hint: str | None = None
+) -> MlemObject:
+    """The object whose metafile ``location`` names (links not followed)."""
+    return read_metafile(opener, find_metafile(location, type_hint))
+
+
+def read_metafile(opener: Opener, found: Location) -> MlemObject:
+    """The object in the metafile at ``found``."""
+    where = found.display()
+    logger.debug("reading %s", where)
+    raw = found.fs.cat_file(found.path)
+    data = metafile.parse(raw, where)
+    obj = metafile.build(data, found, opener.pm.object_types())
+    if isinstance(obj, MlemLink):
+        check_link_type(opener, obj)
+    return obj
+
+
+def check_link_type(opener: Opener, link: MlemLink) -> None:
+    known = KNOWN_LINK_TYPES | set(opener.pm.object_types())
+    if link.link_type is not None and link.link_type not in known:
+        raise MetafileError(
+            str(link.location or "link"),
+            f"unknown link_type {link.link_type!r}",
+            f"known types: {', '.join(sorted(known))}",
+        )
+
+
+def target_location(opener: Opener, link: MlemLink) -> Location:
+    """Where ``link`` points."""
+    here = link.location
+    if link.project is None and (scheme_of(link.path) or link.path.startswith("/")):
+        # MLEM 0.1 wrote whole addresses in mlem_link
+        return opener.locate(link.path, None, link.rev)
+    if link.project is None:
+        if here is None:
+            raise MetafileError("link", "a relative link has no location to start from")
+        path = join_inside(here.dir, link.path, here.source.display or here.display())
+        return Location(here.source, path, here.root)
+    return opener.locate(link.path, _anchor_project(link), link.rev)
+
+
+def _anchor_project(link: MlemLink) -> str:
+    """A relative local project path is read from the link's folder."""
+    project = link.project
+    assert project is not None
+    here = link.location
+    if (
+        here is not None
+        and not scheme_of(project)
+        and not project.startswith("/")
+        and here.source.resolver.name == "local"
+    ):
+        return posixpath.normpath(posixpath.join(posixpath.dirname(here.path), project))
+    return project
+
+
+def follow(opener: Opener, obj: MlemObject, max_chain: int = MAX_CHAIN) -> MlemObject:
+    """Follow ``obj`` while it is a link; the object at the end of the chain."""
+    chain: list[MlemLink] = []
+    seen: set[tuple[str, str]] = set()
+    current = obj
+    while isinstance(current, MlemLink):
+        key = _identity(current)
+        if key in seen:
+            names = " -> ".join(str(link.location) for link in chain)
+            raise LinkCycleError(
+                f"links loop: {names} -> {current.location}; point one of them at an object"
+            )
+        if len(chain) >= max_chain:
+            raise LinkCycleError(
+                f"more than {max_chain} links from {chain[0].location}; is there a loop?"
+            )
+        seen.add(key)
+        chain.append(current)
+        target = target_location(opener, current)
+        reason = opener.pm.validate_link(current, target.display(), "follow")
+        if reason:
+            raise LinkRefusedError(f"refused to follow {current.location}: {reason}")
+        following = read_object(opener, target, current.link_type)
+        check_target_type(current, following)
+        current = following
+    current.via = chain
+    return current
+
+
+def check_target_type(link: MlemLink, target: MlemObject) -> None:
+    """Refuse a target whose type is not the one ``link`` declares."""
+    expected = link.link_type
+    if expected is None or expected == "link":
+        return
+    found = target.link_type if isinstance(target, MlemLink) else target.type_name
+    if found is not None and found != expected:
+        kind = "a link to " + found if isinstance(target, MlemLink) else found
+        raise ObjectTypeError(
+            f"{link.location} links to a {expected}, but {target.location} is {kind}"
+        )
+
+
+def _identity(link: MlemLink) -> tuple[str, str]:
+    location = link.location
+    if location is None:
+        return ("", str(id(link)))
+    source = location.source
+    storage = source.storage_id or source.display
+    return (
+        f"{source.resolver.name}:{storage}@{source.commit or source.rev}",
+        location.path,
+    )

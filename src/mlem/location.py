@@ -1,0 +1,231 @@
+"""Locations: where a metafile is, and how an address becomes one.
+
+A :class:`Location` is a path in a :class:`~mlem.resolver.Source` (a file
+system opened by a resolver at a rev), plus the root of the project that holds
+it. The project root is the nearest folder upwards with ``.mlem.yaml`` (or,
+for the pre-0.3 layout, ``.mlem/config.yaml``), never above the source's
+boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mlem.errors import LinkEscapeError, ObjectNotFoundError
+from mlem.objects import MLEM_EXT
+
+if TYPE_CHECKING:
+    from mlem.plugins import PluginManager
+    from mlem.resolver import FileSystem, Source
+
+logger = logging.getLogger(__name__)
+
+PROJECT_FILE = ".mlem.yaml"
+OLD_LAYOUT_DIR = ".mlem"
+OLD_PROJECT_FILE = ".mlem/config.yaml"
+
+
+@dataclass
+class Location:
+    """A path in an opened source, and the root of its project (if any)."""
+
+    source: Source
+    #: file-system path of the metafile (or of where it will be written)
+    path: str
+    #: file-system path of the project root; None outside any project
+    root: str | None
+
+    @property
+    def fs(self) -> FileSystem:
+        return self.source.fs
+
+    @property
+    def rev(self) -> str | None:
+        return self.source.rev
+
+    @property
+    def commit(self) -> str | None:
+        return self.source.commit
+
+    @property
+    def project(self) -> str | None:
+        """The project's address as a link writes it, or None."""
+        if self.root is None:
+            return None
+        return self.source.resolver.project_uri(self.source, self.root)
+
+    @property
+    def relpath(self) -> str:
+        """The path inside the project (or below the folder, outside one)."""
+        base = self.root if self.root is not None else posixpath.dirname(self.path)
+        return relative_to(self.path, base)
+
+    @property
+    def dir(self) -> str:
+        """Where relative links in this metafile are anchored."""
+        return self.root if self.root is not None else posixpath.dirname(self.path)
+
+    def display(self) -> str:
+        """A readable address, without credentials."""
+        return self.source.resolver.display_uri(self.source, self.path)
+
+    def __str__(self) -> str:
+        return self.display()
+
+
+@dataclass
+class Opener:
+    """Opens addresses through the resolvers, once per (address, rev) per call."""
+
+    pm: PluginManager
+    cache: dict[tuple[str, str | None], Source] = field(default_factory=dict)
+
+    def open(self, uri: str, rev: str | None) -> Source:
+        key = (uri, rev)
+        if key not in self.cache:
+            resolver = self.pm.resolver_for(uri, rev)
+            logger.debug("opening %s at rev %s with %s", uri, rev, resolver)
+            self.cache[key] = resolver.open(uri, rev)
+        return self.cache[key]
+
+    def locate(self, path: str, project: str | None, rev: str | None) -> Location:
+        """The location of ``path``, inside ``project`` when one is given."""
+        if project is not None:
+            source = self.open(project, rev)
+            root = source.base
+            return Location(
+                source, join_inside(root, path, source.display or project), root
+            )
+        source = self.open(path, rev)
+        root = find_root(source.fs, posixpath.dirname(source.base), source.boundary)
+        return Location(source, source.base, root)
+
+    def project_root(self, project: str, rev: str | None) -> Location:
+        """The location of a project's root folder."""
+        source = self.open(project, rev)
+        root = find_root(source.fs, source.base, source.boundary)
+        if root is None:
+            root = source.base
+        return Location(source, root, root)
+
+
+def relative_to(path: str, base: str) -> str:
+    if not base:
+        return path.lstrip("/")
+    return posixpath.relpath(path, base)
+
+
+def join_inside(root: str, path: str, what: str) -> str:
+    """``root``/``path``, refusing a ``path`` that leaves ``root``."""
+    if root:
+        top = root.rstrip("/")
+        joined = posixpath.normpath(posixpath.join(root, path))
+        inside = not path.startswith("/") and (
+            joined == top or joined.startswith(top + "/")
+        )
+    else:
+        joined = posixpath.normpath(path)
+        inside = (
+            not path.startswith("/") and joined != ".." and not joined.startswith("../")
+        )
+        joined = "" if joined == "." else joined
+    if not inside:
+        raise LinkEscapeError(
+            f"path {path} leaves its project {what}; a relative path must stay inside it"
+        )
+    return joined
+
+
+def find_root(fs: FileSystem, start: str, boundary: str) -> str | None:
+    """The nearest folder from ``start`` upwards that is a MLEM project."""
+    current = start
+    while True:
+        for marker in (PROJECT_FILE, OLD_PROJECT_FILE):
+            if fs.exists(posixpath.join(current, marker) if current else marker):
+                return current
+        if current in (boundary, "", "/") or not current.startswith(boundary):
+            return None
+        parent = posixpath.dirname(current.rstrip("/"))
+        if parent == current:
+            return None
+        current = parent
+
+
+def metafile_candidates(location: Location, type_hint: str | None) -> list[str]:
+    """The file-system paths a metafile for ``location`` may have, in order."""
+    path = location.path
+    candidates = [path] if path.endswith(MLEM_EXT) else [path + MLEM_EXT]
+    if location.root is not None and _is_old_layout(location):
+        # MLEM before 0.3 kept objects in .mlem/<type>/<name>.mlem
+        name = relative_to(path, location.root)
+        if not name.endswith(MLEM_EXT):
+            name += MLEM_EXT
+        types = [type_hint] if type_hint else _old_layout_types(location)
+        for type_name in types:
+            candidates.append(
+                posixpath.join(location.root, OLD_LAYOUT_DIR, type_name, name)
+            )
+    return candidates
+
+
+def find_metafile(location: Location, type_hint: str | None = None) -> Location:
+    """The location of the metafile that ``location`` names.
+
+    Raises :class:`ObjectNotFoundError`, naming an old-layout metafile of the
+    same name when there is one.
+    """
+    fs = location.fs
+    for candidate in metafile_candidates(location, type_hint):
+        if fs.isfile(candidate):
+            return Location(location.source, candidate, location.root)
+    raise ObjectNotFoundError(_not_found_message(location))
+
+
+def _not_found_message(location: Location) -> str:
+    source = location.source
+    name = location.relpath
+    where = source.display or location.display()
+    at = f" at rev {source.rev}" if source.rev else ""
+    message = f"no MLEM object at {name} in {where}{at}"
+    if location.root is not None and _is_old_layout(location):
+        base = posixpath.basename(location.path)
+        if base.endswith(MLEM_EXT):
+            base = base[: -len(MLEM_EXT)]
+        found = [
+            relative_to(
+                posixpath.join(location.root, OLD_LAYOUT_DIR, t, base + MLEM_EXT),
+                location.root,
+            )
+            for t in _old_layout_types(location)
+            if location.fs.isfile(
+                posixpath.join(location.root, OLD_LAYOUT_DIR, t, base + MLEM_EXT)
+            )
+        ]
+        if found:
+            return (
+                message + f" (found {found[0]}: an old-layout project; pass that path)"
+            )
+        return (
+            message
+            + " (an old-layout project keeps objects in .mlem/<type>/<name>.mlem)"
+        )
+    return message + " (no such metafile; check the path and the rev)"
+
+
+def _is_old_layout(location: Location) -> bool:
+    assert location.root is not None
+    return location.fs.isdir(posixpath.join(location.root, OLD_LAYOUT_DIR))
+
+
+def _old_layout_types(location: Location) -> list[str]:
+    assert location.root is not None
+    folder = posixpath.join(location.root, OLD_LAYOUT_DIR)
+    try:
+        entries = location.fs.ls(folder)  # type: ignore[attr-defined]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    names = [posixpath.basename(str(e).rstrip("/")) for e in entries]
+    return sorted(n for n in names if location.fs.isdir(posixpath.join(folder, n)))

@@ -1,0 +1,123 @@
+"""What a resolver plugin implements.
+
+A resolver turns the address of a project (a local path, ``file://``, a git
+remote, ``s3://bucket/prefix``...) and an optional rev into a :class:`Source`:
+a file system positioned at that address. The core does everything else
+(finding the project root, reading metafiles, following links) through the
+small file-system surface described by :class:`FileSystem`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class FileSystem(Protocol):
+    """The part of fsspec's ``AbstractFileSystem`` the core uses.
+
+    Any fsspec file system satisfies it. Paths are ``/``-separated strings in
+    the file system's own namespace (``bucket/prefix/key`` for S3, an absolute
+    path for local disk). Missing paths raise ``FileNotFoundError``.
+    """
+
+    def cat_file(self, path: str) -> bytes: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def isdir(self, path: str) -> bool: ...
+
+    def isfile(self, path: str) -> bool: ...
+
+    def ls(self, path: str, detail: bool = False) -> list[str]: ...
+
+    def find(self, path: str) -> list[str]: ...
+
+    def pipe_file(self, path: str, value: bytes) -> None: ...
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None: ...
+
+
+@dataclass
+class Source:
+    """A file system positioned at an address a resolver was given.
+
+    ``base`` is the file-system path the address names; the core walks up from
+    it to find the project root, but never above ``boundary`` (a repository's
+    root, a bucket). ``rev`` is the rev as the user gave it (or as parsed from
+    the address); ``commit`` is the immutable thing it resolved to, when the
+    storage has one.
+    """
+
+    resolver: Resolver
+    fs: FileSystem
+    base: str
+    boundary: str
+    rev: str | None = None
+    commit: str | None = None
+    #: the address with credentials removed, for messages
+    display: str = ""
+    #: names the file system's namespace: two sources with the same id and
+    #: commit (or rev) see the same files at the same paths
+    storage_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def join(self, *parts: str) -> str:
+        """Join file-system path parts with ``/``."""
+        return posixpath.join(*parts) if parts else ""
+
+
+class Resolver:
+    """Base class for resolvers; plugins return instances from
+    :func:`mlem.hookspecs.mlem_register_resolvers`.
+
+    Subclasses set :attr:`name`, :attr:`schemes` and :attr:`supports_revs`, and
+    implement :meth:`claims`, :meth:`open` and :meth:`project_uri`. Keep the
+    module that defines a resolver light: import storage libraries inside
+    :meth:`open`, so that ``mlem --help`` and work on other storage stay fast.
+    """
+
+    #: short unique name, shown by ``mlem plugins`` and in messages
+    name: ClassVar[str] = ""
+    #: URI schemes this resolver handles (informational, and for clash checks)
+    schemes: ClassVar[tuple[str, ...]] = ()
+    #: whether ``rev`` means anything to this storage
+    supports_revs: ClassVar[bool] = False
+    #: ``fallback`` resolvers are asked last, ``override`` ones first
+    priority: ClassVar[str] = "normal"
+
+    def claims(self, uri: str, rev: str | None) -> bool:
+        """Whether this resolver handles ``uri`` (at ``rev``); no I/O."""
+        raise NotImplementedError
+
+    def open(self, uri: str, rev: str | None) -> Source:
+        """Return a :class:`Source` for ``uri`` at ``rev``.
+
+        Raise :class:`~mlem.errors.RevisionNotFoundError` for a rev that names
+        nothing, :class:`~mlem.errors.RevisionsNotSupportedError` for a rev on
+        storage without revisions, :class:`~mlem.errors.StorageError` when the
+        storage cannot be reached. Never put credentials in messages.
+        """
+        raise NotImplementedError
+
+    def project_uri(self, source: Source, root: str) -> str:
+        """The address to write in a link for the project rooted at ``root``.
+
+        ``root`` is a file-system path of ``source.fs``. The result carries no
+        credentials and, for directory-like storage, ends with ``/`` as MLEM
+        writes it (``https://github.com/org/repo/``, ``s3://bucket/prefix/``).
+        """
+        raise NotImplementedError
+
+    def display_uri(self, source: Source, path: str) -> str:
+        """A readable address of ``path`` in ``source``, for messages."""
+        return path
+
+    def write_file(self, source: Source, path: str, data: bytes) -> None:
+        """Write ``data`` at ``path`` so that no reader ever sees half of it."""
+        source.fs.pipe_file(path, data)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
