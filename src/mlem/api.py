@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from mlem import metafile
 from mlem.errors import LinkRefusedError, MlemError, ObjectTypeError, TargetExistsError
@@ -17,7 +17,7 @@ from mlem.plugins import get_plugin_manager
 if TYPE_CHECKING:
     from os import PathLike
 
-    StrPath = Union[str, PathLike[str]]
+    StrPath = str | PathLike[str]
 
 __all__ = ["init", "link", "load_meta", "ls"]
 
@@ -90,6 +90,8 @@ def link(
     obj = read_metafile(opener, found)
     if follow_links:
         obj = follow(opener, obj)
+        if obj.via:
+            logger.info("Following links to %s", obj.location)
     target_str = os.fspath(target) if target is not None else None
     return _link_to(obj, target_str, target_project, absolute, force, opener)
 

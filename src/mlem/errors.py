@@ -19,6 +19,7 @@ class MetafileError(MlemError, ValueError):
     def __init__(self, where: str, problem: str, hint: str = "") -> None:
         self.where = where
         self.problem = problem
+        self.hint = hint
         message = f"{where}: {problem}"
         if hint:
             message += f" ({hint})"

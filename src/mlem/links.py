@@ -10,6 +10,7 @@ from mlem import metafile
 from mlem._uri import scheme_of
 from mlem.errors import (
     LinkCycleError,
+    LinkEscapeError,
     LinkRefusedError,
     MetafileError,
     ObjectTypeError,
@@ -39,7 +40,7 @@ def read_metafile(opener: Opener, found: Location) -> MlemObject:
     logger.debug("reading %s", where)
     raw = found.fs.cat_file(found.path)
     data = metafile.parse(raw, where)
-    obj = metafile.build(data, found, opener.pm.object_types())
+    obj = metafile.build(data, found, opener.pm.object_types(), where)
     if isinstance(obj, MlemLink):
         check_link_type(opener, obj)
     return obj
@@ -64,7 +65,14 @@ def target_location(opener: Opener, link: MlemLink) -> Location:
     if link.project is None:
         if here is None:
             raise MetafileError("link", "a relative link has no location to start from")
-        path = join_inside(here.dir, link.path, here.source.display or here.display())
+        try:
+            path = join_inside(here.dir, link.path)
+        except LinkEscapeError:
+            project = here.project or here.dir
+            raise LinkEscapeError(
+                f"{here}: link path {link.path} leaves its project {project}; "
+                "a relative link must stay inside its project"
+            ) from None
         return Location(here.source, path, here.root)
     return opener.locate(link.path, _anchor_project(link), link.rev)
 
@@ -84,8 +92,13 @@ def _anchor_project(link: MlemLink) -> str:
     return project
 
 
-def follow(opener: Opener, obj: MlemObject, max_chain: int = MAX_CHAIN) -> MlemObject:
-    """Follow ``obj`` while it is a link; the object at the end of the chain."""
+def follow(opener: Opener, obj: MlemObject, max_chain: int | None = None) -> MlemObject:
+    """Follow ``obj`` while it is a link; the object at the end of the chain.
+
+    More than ``max_chain`` links (default :data:`MAX_CHAIN`) is taken for a
+    loop that ``seen`` could not catch, such as one through ever-new revs.
+    """
+    max_chain = MAX_CHAIN if max_chain is None else max_chain
     chain: list[MlemLink] = []
     seen: set[tuple[str, str]] = set()
     current = obj
@@ -94,11 +107,13 @@ def follow(opener: Opener, obj: MlemObject, max_chain: int = MAX_CHAIN) -> MlemO
         if key in seen:
             names = " -> ".join(str(link.location) for link in chain)
             raise LinkCycleError(
-                f"links loop: {names} -> {current.location}; point one of them at an object"
+                f"links loop: {names} -> {current.location}; "
+                "point one of them at an object"
             )
         if len(chain) >= max_chain:
             raise LinkCycleError(
-                f"more than {max_chain} links from {chain[0].location}; is there a loop?"
+                f"more than {max_chain} links from {chain[0].location}; "
+                "is there a loop?"
             )
         seen.add(key)
         chain.append(current)

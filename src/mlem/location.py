@@ -96,9 +96,7 @@ class Opener:
         if project is not None:
             source = self.open(project, rev)
             root = source.base
-            return Location(
-                source, join_inside(root, path, source.display or project), root
-            )
+            return Location(source, join_inside(root, path), root)
         source = self.open(path, rev)
         root = find_root(source.fs, posixpath.dirname(source.base), source.boundary)
         return Location(source, source.base, root)
@@ -118,7 +116,7 @@ def relative_to(path: str, base: str) -> str:
     return posixpath.relpath(path, base)
 
 
-def join_inside(root: str, path: str, what: str) -> str:
+def join_inside(root: str, path: str) -> str:
     """``root``/``path``, refusing a ``path`` that leaves ``root``."""
     if root:
         top = root.rstrip("/")
@@ -134,7 +132,7 @@ def join_inside(root: str, path: str, what: str) -> str:
         joined = "" if joined == "." else joined
     if not inside:
         raise LinkEscapeError(
-            f"path {path} leaves its project {what}; a relative path must stay inside it"
+            f"path {path} leaves {root or 'the root'}; it must stay inside it"
         )
     return joined
 

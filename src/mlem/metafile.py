@@ -77,13 +77,21 @@ def dump(data: dict[str, Any]) -> bytes:
 
 
 def build(
-    data: dict[str, Any], location: Location | None, types: dict[str, type[MlemObject]]
+    data: dict[str, Any],
+    location: Location | None,
+    types: dict[str, type[MlemObject]],
+    where: str = "",
 ) -> MlemObject:
     """The object for a parsed mapping: its registered class, or the base class."""
     from mlem.objects import MlemObject
 
     cls = types.get(data["object_type"], MlemObject)
-    return cls(data, location=location)
+    try:
+        return cls(data, location=location)
+    except MetafileError as exc:
+        if not where:
+            raise
+        raise MetafileError(where, exc.problem, exc.hint) from None
 
 
 _LOADER: Any = None

@@ -2,13 +2,14 @@
 
 Runs INSIDE a venv that has ``mlem==0.4.14`` installed (not mlem-core's venv):
 
-    /work/mlem014-venv/bin/python tests/interop/mlem014_driver.py read PATH [--no-follow]
-    /work/mlem014-venv/bin/python tests/interop/mlem014_driver.py link SOURCE TARGET \
+    $MLEM014/bin/python mlem014_driver.py read PATH [--no-follow]
+    $MLEM014/bin/python mlem014_driver.py link SOURCE TARGET \
         [--source-project P] [--target-project P] [--rev R] [--no-follow] [--absolute]
 
 Prints one JSON object on stdout; on failure prints {"error": ...} and exits 1.
 MLEM's own chatter (emoji progress lines) goes to stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,16 +17,16 @@ import contextlib
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 # Never let MLEM 0.4.14 phone home (it sends telemetry by default).
 os.environ.setdefault("MLEM_NO_ANALYTICS", "true")
 os.environ.setdefault("ITERATIVE_DO_NOT_TRACK", "1")
 
 
-def describe(meta: Any) -> Dict[str, Any]:
+def describe(meta: Any) -> dict[str, Any]:
     """JSON-friendly summary of a loaded MLEM object."""
-    out: Dict[str, Any] = {
+    out: dict[str, Any] = {
         "object_type": meta.object_type,
         "class": type(meta).__name__,
     }
@@ -45,13 +46,13 @@ def describe(meta: Any) -> Dict[str, Any]:
     return out
 
 
-def cmd_read(args: argparse.Namespace) -> Dict[str, Any]:
+def cmd_read(args: argparse.Namespace) -> dict[str, Any]:
     from mlem.api import load_meta
 
     return describe(load_meta(args.path, follow_links=not args.no_follow))
 
 
-def cmd_link(args: argparse.Namespace) -> Dict[str, Any]:
+def cmd_link(args: argparse.Namespace) -> dict[str, Any]:
     from mlem.api import link
 
     result = link(
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         # MLEM echoes progress to stdout; keep stdout for our JSON only.

@@ -62,7 +62,7 @@ for _command in commands.ALL:
 class _Progress(logging.Handler):
     """Prints the API's INFO messages (what it loads, where it saves)."""
 
-    ICONS = {"Loading": "⏳", "Saving": "💾"}
+    ICONS = {"Loading": "⏳", "Following": "🔗", "Saving": "💾"}
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
