@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mlem.errors import LinkEscapeError, ObjectNotFoundError
@@ -28,15 +27,22 @@ OLD_LAYOUT_DIR = ".mlem"
 OLD_PROJECT_FILE = ".mlem/config.yaml"
 
 
-@dataclass
 class Location:
-    """A path in an opened source, and the root of its project (if any)."""
+    """A path in an opened source, and the root of its project (if any).
 
-    source: Source
-    #: file-system path of the metafile (or of where it will be written)
-    path: str
-    #: file-system path of the project root; None outside any project
-    root: str | None
+    ``path`` is the file-system path of the metafile (or of where one will be
+    written); ``root`` that of the project root, None outside any project.
+    """
+
+    __slots__ = ("source", "path", "root")
+
+    def __init__(self, source: Source, path: str, root: str | None) -> None:
+        self.source = source
+        self.path = path
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"<Location {self.display()}>"
 
     @property
     def fs(self) -> FileSystem:
@@ -76,12 +82,12 @@ class Location:
         return self.display()
 
 
-@dataclass
 class Opener:
     """Opens addresses through the resolvers, once per (address, rev) per call."""
 
-    pm: PluginManager
-    cache: dict[tuple[str, str | None], Source] = field(default_factory=dict)
+    def __init__(self, pm: PluginManager) -> None:
+        self.pm = pm
+        self.cache: dict[tuple[str, str | None], Source] = {}
 
     def open(self, uri: str, rev: str | None) -> Source:
         key = (uri, rev)

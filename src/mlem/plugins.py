@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 
@@ -51,8 +50,7 @@ INSTALL_HINTS = {
 _BUILTIN_MODULES = ("mlem.objects",)
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """What ``mlem plugins`` shows about one loaded plugin."""
 
     name: str
@@ -61,8 +59,7 @@ class PluginInfo:
     origin: str
 
 
-@dataclass(frozen=True)
-class PluginFailure:
+class PluginFailure(NamedTuple):
     """A plugin that could not be loaded, and why, in one line."""
 
     name: str
@@ -106,11 +103,11 @@ class PluginManager(pluggy.PluginManager):
         self.load_entry_points()
 
     def load_entry_points(self) -> None:
-        from importlib.metadata import entry_points
+        from mlem._entrypoints import entry_points
 
         blocked = _names_from_env(DISABLE_ENV) or set()
         allowed = _names_from_env(ALLOW_ENV)
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in entry_points(ENTRY_POINT_GROUP):
             if ep.name in blocked or (allowed is not None and ep.name not in allowed):
                 logger.debug(
                     "plugin %s not loaded: blocked by the environment", ep.name
@@ -118,18 +115,16 @@ class PluginManager(pluggy.PluginManager):
                 continue
             if self.has_plugin(ep.name):
                 continue
-            dist = ep.dist.name if ep.dist else "?"
-            version = ep.dist.version if ep.dist else "?"
             try:
                 plugin = ep.load()
                 self.register(plugin, name=ep.name)
             except Exception as exc:  # a broken plugin must not take MLEM down
                 reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                self.failures.append(PluginFailure(ep.name, dist, reason))
+                self.failures.append(PluginFailure(ep.name, ep.dist_name, reason))
                 logger.debug("plugin %s failed to load", ep.name, exc_info=True)
                 continue
             self.infos[ep.name] = PluginInfo(
-                ep.name, dist, version, f"entry point {ep.value}"
+                ep.name, ep.dist_name, ep.dist_version, f"entry point {ep.value}"
             )
 
     def plugin_of(self, obj: Any) -> PluginInfo:

@@ -9,8 +9,6 @@ small file-system surface described by :class:`FileSystem`.
 
 from __future__ import annotations
 
-import posixpath
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
@@ -40,7 +38,6 @@ class FileSystem(Protocol):
     def makedirs(self, path: str, exist_ok: bool = False) -> None: ...
 
 
-@dataclass
 class Source:
     """A file system positioned at an address a resolver was given.
 
@@ -48,25 +45,38 @@ class Source:
     it to find the project root, but never above ``boundary`` (a repository's
     root, a bucket). ``rev`` is the rev as the user gave it (or as parsed from
     the address); ``commit`` is the immutable thing it resolved to, when the
-    storage has one.
+    storage has one. ``display`` is the address without credentials, for
+    messages. Two sources with the same ``storage_id`` and commit (or rev) see
+    the same files at the same paths. ``extra`` is the resolver's own.
     """
 
-    resolver: Resolver
-    fs: FileSystem
-    base: str
-    boundary: str
-    rev: str | None = None
-    commit: str | None = None
-    #: the address with credentials removed, for messages
-    display: str = ""
-    #: names the file system's namespace: two sources with the same id and
-    #: commit (or rev) see the same files at the same paths
-    storage_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    # a plain class, not a dataclass: dataclasses compile their methods when
+    # defined, and every ``mlem`` command imports this module
+    def __init__(
+        self,
+        resolver: Resolver,
+        fs: FileSystem,
+        base: str,
+        boundary: str,
+        rev: str | None = None,
+        commit: str | None = None,
+        display: str = "",
+        storage_id: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.resolver = resolver
+        self.fs = fs
+        self.base = base
+        self.boundary = boundary
+        self.rev = rev
+        self.commit = commit
+        self.display = display
+        self.storage_id = storage_id
+        self.extra = extra if extra is not None else {}
 
-    def join(self, *parts: str) -> str:
-        """Join file-system path parts with ``/``."""
-        return posixpath.join(*parts) if parts else ""
+    def __repr__(self) -> str:
+        at = f" at {self.rev}" if self.rev else ""
+        return f"<Source {self.resolver.name} {self.display or self.base}{at}>"
 
 
 class Resolver:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -88,6 +87,8 @@ def ls_command(project: str, rev: str | None, as_json: bool) -> None:
     """List the objects and links in PROJECT (default: here)."""
     objects = _api().ls(project, rev=rev)
     if as_json:
+        import json
+
         click.echo(json.dumps([_entry(obj) for obj in objects], indent=2))
         return
     groups: dict[str, list[str]] = {}
@@ -126,6 +127,8 @@ def show(
 
     obj = _api().load_meta(path, project=project, rev=rev, follow_links=follow_links)
     if as_json:
+        import json
+
         chain = [
             {"location": str(link.location), "link": link.to_dict()} for link in obj.via
         ]
