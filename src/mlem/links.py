@@ -38,7 +38,7 @@ def read_metafile(opener: Opener, found: Location) -> MlemObject:
     """The object in the metafile at ``found``."""
     where = found.display()
     logger.debug("reading %s", where)
-    raw = found.fs.cat_file(found.path)
+    raw = found.source.resolver.read_file(found.source, found.path)
     data = metafile.parse(raw, where)
     obj = metafile.build(data, found, opener.pm.object_types(), where)
     if isinstance(obj, MlemLink):

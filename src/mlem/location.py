@@ -181,9 +181,9 @@ def find_metafile(location: Location, type_hint: str | None = None) -> Location:
     Raises :class:`ObjectNotFoundError`, naming an old-layout metafile of the
     same name when there is one.
     """
-    fs = location.fs
+    source = location.source
     for candidate in metafile_candidates(location, type_hint):
-        if fs.isfile(candidate):
+        if source.resolver.file_exists(source, candidate):
             return Location(location.source, candidate, location.root)
     raise ObjectNotFoundError(_not_found_message(location))
 

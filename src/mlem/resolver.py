@@ -125,6 +125,32 @@ class Resolver:
         """A readable address of ``path`` in ``source``, for messages."""
         return path
 
+    def file_exists(self, source: Source, path: str) -> bool:
+        """Whether a metafile exists at ``path``; storage with per-object
+        versions may answer for the version ``source.rev`` names."""
+        return source.fs.isfile(path)
+
+    def read_file(self, source: Source, path: str) -> bytes:
+        """The bytes of the metafile at ``path`` (at ``source.rev`` where the
+        storage versions single objects rather than whole trees)."""
+        return source.fs.cat_file(path)
+
+    def read_files(
+        self, source: Source, paths: list[str]
+    ) -> dict[str, bytes | Exception]:
+        """Many metafiles at once: path → bytes, or the error reading it.
+
+        The default reads one after another; resolvers for storage with high
+        latency override it to fetch concurrently.
+        """
+        result: dict[str, bytes | Exception] = {}
+        for path in paths:
+            try:
+                result[path] = self.read_file(source, path)
+            except Exception as exc:  # handed back to the caller, per path
+                result[path] = exc
+        return result
+
     def write_file(self, source: Source, path: str, data: bytes) -> None:
         """Write ``data`` at ``path`` so that no reader ever sees half of it."""
         source.fs.pipe_file(path, data)
