@@ -72,6 +72,15 @@ class PluginFailure(NamedTuple):
         )
 
 
+#: names blocked for this process by ``mlem -p no:NAME``
+_blocked_here: set[str] = set()
+
+
+def block(names: set[str]) -> None:
+    """Never load the plugins named (for ``mlem -p no:NAME``); call before use."""
+    _blocked_here.update(names)
+
+
 def _names_from_env(var: str) -> set[str] | None:
     value = os.environ.get(var)
     if value is None:
@@ -105,7 +114,7 @@ class PluginManager(pluggy.PluginManager):
     def load_entry_points(self) -> None:
         from mlem._entrypoints import entry_points
 
-        blocked = _names_from_env(DISABLE_ENV) or set()
+        blocked = (_names_from_env(DISABLE_ENV) or set()) | _blocked_here
         allowed = _names_from_env(ALLOW_ENV)
         for ep in entry_points(ENTRY_POINT_GROUP):
             if ep.name in blocked or (allowed is not None and ep.name not in allowed):
@@ -127,43 +136,82 @@ class PluginManager(pluggy.PluginManager):
                 ep.name, ep.dist_name, ep.dist_version, f"entry point {ep.value}"
             )
 
-    def plugin_of(self, obj: Any) -> PluginInfo:
-        """The plugin whose hook returned ``obj`` (by module), for messages."""
-        module = type(obj).__module__ if not isinstance(obj, type) else obj.__module__
-        for name, plugin in self.list_name_plugin():
-            plugin_module = getattr(plugin, "__name__", type(plugin).__module__)
-            if module.split(".")[0] == str(plugin_module).split(".")[0]:
-                return self.infos.get(name, PluginInfo(name, "?", "?", "?"))
-        return PluginInfo(module, "?", "?", "?")
+    def provided(self, hook_name: str) -> list[tuple[str, Any]]:
+        """``(plugin name, item)`` for every item a registering hook returns.
+
+        Each implementation is called on its own, so that what it returns is
+        attributed to its plugin, and a plugin that raises is recorded as
+        failed instead of breaking every command.
+        """
+        found: list[tuple[str, Any]] = []
+        # pluggy calls the most recently registered first; registration order
+        # (built-ins, then entry points) is the order users expect
+        for impl in getattr(self.hook, hook_name).get_hookimpls():
+            try:
+                items = impl.function()
+            except Exception as exc:
+                info = self.infos.get(impl.plugin_name)
+                dist = info.distribution if info else "?"
+                reason = f"{type(exc).__name__} in {hook_name}: {exc}".splitlines()[0]
+                self.failures.append(PluginFailure(impl.plugin_name, dist, reason))
+                logger.debug("plugin %s failed", impl.plugin_name, exc_info=True)
+                continue
+            found.extend((impl.plugin_name, item) for item in items or ())
+        return found
+
+    def distribution_of(self, plugin_name: str) -> str:
+        info = self.infos.get(plugin_name)
+        return info.distribution if info else plugin_name
 
     # typed wrappers around the hooks
 
     def resolvers(self) -> list[Resolver]:
-        """Every registered resolver, ``override`` first and ``fallback`` last."""
+        """Every registered resolver, ``override`` first and ``fallback`` last.
+
+        Two resolvers with one name, or two of the same priority claiming one
+        scheme, are an error that names both distributions: which one would
+        answer must never depend on installation order.
+        """
         if self._resolvers is not None:
             return self._resolvers
-        found: dict[str, Resolver] = {}
-        for batch in self.hook.mlem_register_resolvers():
-            for resolver in batch or ():
-                if resolver.name in found:
-                    raise PluginError(
-                        f"two plugins provide the resolver {resolver.name!r}: "
-                        f"{self.plugin_of(found[resolver.name]).distribution} and "
-                        f"{self.plugin_of(resolver).distribution}; uninstall one, or "
-                        f"block one with {DISABLE_ENV}"
+        owners: dict[str, str] = {}
+        found: list[Resolver] = []
+        by_scheme: dict[tuple[str, str], tuple[str, Resolver]] = {}
+        for plugin_name, resolver in self.provided("mlem_register_resolvers"):
+            if resolver.name in owners:
+                raise self._clash(
+                    f"the resolver name {resolver.name!r}",
+                    owners[resolver.name],
+                    plugin_name,
+                )
+            owners[resolver.name] = plugin_name
+            for scheme in resolver.schemes:
+                key = (scheme, resolver.priority)
+                if key in by_scheme:
+                    raise self._clash(
+                        f"the {scheme}:// scheme", by_scheme[key][0], plugin_name
                     )
-                found[resolver.name] = resolver
+                by_scheme[key] = (plugin_name, resolver)
+            found.append(resolver)
         order = {"override": 0, "normal": 1, "fallback": 2}
-        self._resolvers = sorted(found.values(), key=lambda r: order.get(r.priority, 1))
+        self._resolvers = sorted(found, key=lambda r: order.get(r.priority, 1))
         return self._resolvers
+
+    def _clash(self, what: str, first: str, second: str) -> PluginError:
+        return PluginError(
+            f"two plugins claim {what}: {self.distribution_of(first)} "
+            f"(plugin {first!r}) and {self.distribution_of(second)} "
+            f"(plugin {second!r}); uninstall one, block one with "
+            f"{DISABLE_ENV}={second}, or have one declare priority "
+            "'fallback' or 'override'"
+        )
 
     def object_types(self) -> dict[str, type[MlemObject]]:
         """``object_type`` value → class, for every registered object type."""
         if self._object_types is None:
             types: dict[str, type[MlemObject]] = {}
-            for batch in self.hook.mlem_register_object_types():
-                for cls in batch or ():
-                    types[cls.object_type] = cls
+            for _plugin, cls in self.provided("mlem_register_object_types"):
+                types[cls.object_type] = cls
             self._object_types = types
         return self._object_types
 
@@ -185,6 +233,49 @@ class PluginManager(pluggy.PluginManager):
 
     def validate_link(self, link: Any, target: str, action: str) -> str | None:
         return self.hook.mlem_validate_link(link=link, target=target, action=action)
+
+
+def describe_plugins() -> list[dict[str, Any]]:
+    """One row per plugin, loaded or failed, for ``mlem plugins``."""
+    pm = get_plugin_manager()
+    resolvers: dict[str, list[str]] = {}
+    for plugin_name, resolver in pm.provided("mlem_register_resolvers"):
+        schemes = ", ".join(f"{s}://" for s in resolver.schemes)
+        label = f"resolver {resolver.name}" + (f" ({schemes})" if schemes else "")
+        resolvers.setdefault(plugin_name, []).append(label)
+    types: dict[str, list[str]] = {}
+    for plugin_name, cls in pm.provided("mlem_register_object_types"):
+        types.setdefault(plugin_name, []).append(f"type {cls.object_type}")
+    rows: list[dict[str, Any]] = []
+    failed = {f.name: f for f in pm.failures}
+    for name, info in pm.infos.items():
+        if name in failed:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "origin": info.origin,
+                "resolvers": resolvers.get(name, []),
+                "object_types": types.get(name, []),
+                "error": None,
+            }
+        )
+    for failure in failed.values():
+        info = pm.infos.get(failure.name)
+        rows.append(
+            {
+                "name": failure.name,
+                "distribution": failure.distribution,
+                "version": info.version if info else None,
+                "origin": info.origin if info else None,
+                "resolvers": [],
+                "object_types": [],
+                "error": failure.reason,
+            }
+        )
+    return rows
 
 
 def _safe(uri: str) -> str:
@@ -219,3 +310,4 @@ def reset_plugin_manager() -> None:
     global _manager
     with _lock:
         _manager = None
+        _blocked_here.clear()

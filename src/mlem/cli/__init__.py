@@ -34,6 +34,9 @@ class MlemGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is None:
+            # click looks the command up before running the group's callback,
+            # so -p no:NAME must take effect here too
+            _block_plugins(ctx.params.get("plugin_options", ()))
             self._load_plugin_commands()
             command = super().get_command(ctx, cmd_name)
         return command
@@ -43,9 +46,16 @@ class MlemGroup(click.Group):
 @click.option(
     "-v", "--verbose", is_flag=True, help="Show debug logging and tracebacks."
 )
+@click.option(
+    "-p",
+    "plugin_options",
+    multiple=True,
+    metavar="no:NAME",
+    help="Do not load the plugin NAME (repeatable); see also MLEM_DISABLE_PLUGINS.",
+)
 @click.version_option(package_name="mlem-core", prog_name="mlem")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, plugin_options: tuple[str, ...]) -> None:
     """MLEM links: a model registry of links to MLEM objects.
 
     A link is a small .mlem file naming a MLEM object kept elsewhere: in a git
@@ -53,6 +63,21 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """
     ctx.obj = {"verbose": verbose}
     _setup_logging(verbose)
+    _block_plugins(plugin_options)
+
+
+def _block_plugins(options: tuple[str, ...]) -> None:
+    names = set()
+    for option in options:
+        if not option.startswith("no:") or not option[3:]:
+            raise click.BadParameter(
+                f"expected no:NAME, got {option!r}", param_hint="-p"
+            )
+        names.add(option[3:])
+    if names:
+        from mlem.plugins import block
+
+        block(names)
 
 
 for _command in commands.ALL:

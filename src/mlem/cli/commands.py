@@ -145,6 +145,28 @@ def show(
     click.echo(metafile.dump(obj.to_dict()).decode("utf-8"), nl=False)
 
 
+@click.command(name="plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_command(as_json: bool) -> None:
+    """List the loaded plugins: distribution, version, what each provides."""
+    from mlem.plugins import describe_plugins
+
+    _api()
+    rows = describe_plugins()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        provides = ", ".join(row["resolvers"] + row["object_types"]) or "-"
+        status = f"FAILED: {row['error']}" if row["error"] else row["origin"]
+        click.echo(
+            f"{row['name']:<14} {row['distribution']:<14} {row['version'] or '-':<9} "
+            f"{provides:<36} {status}"
+        )
+
+
 def _entry(obj: MlemObject) -> dict[str, Any]:
     from mlem.objects import MlemLink
 
@@ -169,4 +191,4 @@ def _strip_ext(name: str) -> str:
     return name[: -len(".mlem")] if name.endswith(".mlem") else name
 
 
-ALL = [init, link, ls_command, show]
+ALL = [init, link, ls_command, show, plugins_command]
