@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from mlem import metafile
 from mlem.errors import LinkRefusedError, MlemError, ObjectTypeError, TargetExistsError
 from mlem.links import check_link_type, follow, read_metafile, read_object
-from mlem.location import PROJECT_FILE, Location, Opener, find_metafile
+from mlem.location import (
+    PROJECT_FILE,
+    Location,
+    Opener,
+    find_metafile,
+    storage_errors,
+)
 from mlem.objects import MLEM_EXT, MlemLink, MlemObject
 from mlem.plugins import get_plugin_manager
 
@@ -167,7 +173,9 @@ def ls(project: str = ".", rev: str | None = None) -> list[MlemObject]:
     root = opener.project_root(project, rev)
     fs = root.fs
     found = []
-    for path in sorted(fs.find(root.path) if root.path else fs.find("")):
+    with storage_errors(root.source):
+        paths = sorted(fs.find(root.path) if root.path else fs.find(""))
+    for path in paths:
         if not path.endswith(MLEM_EXT):
             continue
         rel = posixpath.relpath(path, root.path) if root.path else path

@@ -13,9 +13,11 @@ from mlem.errors import (
     LinkEscapeError,
     LinkRefusedError,
     MetafileError,
+    MlemError,
+    ObjectNotFoundError,
     ObjectTypeError,
 )
-from mlem.location import Location, find_metafile, join_inside
+from mlem.location import Location, find_metafile, join_inside, storage_errors
 from mlem.objects import KNOWN_LINK_TYPES, MlemLink, MlemObject
 
 if TYPE_CHECKING:
@@ -38,7 +40,13 @@ def read_metafile(opener: Opener, found: Location) -> MlemObject:
     """The object in the metafile at ``found``."""
     where = found.display()
     logger.debug("reading %s", where)
-    raw = found.source.resolver.read_file(found.source, found.path)
+    try:
+        with storage_errors(found.source, found.path):
+            raw = found.source.resolver.read_file(found.source, found.path)
+    except FileNotFoundError as exc:
+        if isinstance(exc, MlemError):
+            raise
+        raise ObjectNotFoundError(f"{where} disappeared while it was read") from exc
     data = metafile.parse(raw, where)
     obj = metafile.build(data, found, opener.pm.object_types(), where)
     if isinstance(obj, MlemLink):

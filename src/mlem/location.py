@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from mlem.errors import LinkEscapeError, ObjectNotFoundError
+from mlem.errors import (
+    LinkEscapeError,
+    MlemError,
+    ObjectNotFoundError,
+    StorageAccessError,
+    StorageError,
+)
 from mlem.objects import MLEM_EXT
 
 if TYPE_CHECKING:
@@ -104,16 +112,39 @@ class Opener:
             root = source.base
             return Location(source, join_inside(root, path), root)
         source = self.open(path, rev)
-        root = find_root(source.fs, posixpath.dirname(source.base), source.boundary)
+        with storage_errors(source):
+            root = find_root(source.fs, posixpath.dirname(source.base), source.boundary)
         return Location(source, source.base, root)
 
     def project_root(self, project: str, rev: str | None) -> Location:
         """The location of a project's root folder."""
         source = self.open(project, rev)
-        root = find_root(source.fs, source.base, source.boundary)
+        with storage_errors(source):
+            root = find_root(source.fs, source.base, source.boundary)
         if root is None:
             root = source.base
         return Location(source, root, root)
+
+
+@contextmanager
+def storage_errors(source: Source, path: str = "") -> Iterator[None]:
+    """Turn a file system's own errors into MLEM's, the original as the cause.
+
+    A missing file is left to the caller, which knows what was asked for.
+    """
+    try:
+        yield
+    except (MlemError, FileNotFoundError):
+        raise
+    except PermissionError as exc:
+        where = source.resolver.display_uri(source, path) if path else source.display
+        raise StorageAccessError(f"access denied to {where}: {exc}") from exc
+    except OSError as exc:
+        where = source.display or source.resolver.name
+        raise StorageError(
+            f"cannot read {where}: {type(exc).__name__}: {exc}; "
+            "check the address and that the storage is reachable"
+        ) from exc
 
 
 def relative_to(path: str, base: str) -> str:
@@ -182,10 +213,11 @@ def find_metafile(location: Location, type_hint: str | None = None) -> Location:
     same name when there is one.
     """
     source = location.source
-    for candidate in metafile_candidates(location, type_hint):
-        if source.resolver.file_exists(source, candidate):
-            return Location(location.source, candidate, location.root)
-    raise ObjectNotFoundError(_not_found_message(location))
+    with storage_errors(source, location.path):
+        for candidate in metafile_candidates(location, type_hint):
+            if source.resolver.file_exists(source, candidate):
+                return Location(location.source, candidate, location.root)
+        raise ObjectNotFoundError(_not_found_message(location))
 
 
 def _not_found_message(location: Location) -> str:
