@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlem import metafile
-from mlem.errors import LinkRefusedError, MlemError, ObjectTypeError, TargetExistsError
+from mlem.errors import (
+    LinkRefusedError,
+    MetafileError,
+    MlemError,
+    ObjectTypeError,
+    TargetExistsError,
+)
 from mlem.links import check_link_type, follow, read_metafile, read_object
 from mlem.location import (
     PROJECT_FILE,
@@ -25,7 +31,7 @@ if TYPE_CHECKING:
 
     StrPath = str | PathLike[str]
 
-__all__ = ["init", "link", "load_meta", "ls"]
+__all__ = ["check", "get", "init", "link", "load_meta", "ls", "update"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +87,7 @@ def link(
     follow_links: bool = True,
     absolute: bool = False,
     force: bool = False,
+    lock: bool | None = None,
 ) -> MlemLink:
     """Make a link to the object at ``source``; write it at ``target`` if given.
 
@@ -88,7 +95,9 @@ def link(
     its target and ``absolute`` is false; otherwise it records the target's
     project and the rev as given. With ``follow_links`` false, a link to a link
     stays a link to that link. An existing ``target`` is refused unless
-    ``force``.
+    ``force``. With ``lock`` (default: ``links: {lock: true}`` in the target
+    project's ``.mlem.yaml``), the link also records the commit the rev
+    resolved to and the sha256 of the target metafile.
     """
     opener = _opener()
     found = find_metafile(opener.locate(os.fspath(source), source_project, rev))
@@ -99,7 +108,7 @@ def link(
         if obj.via:
             logger.info("Following links to %s", obj.location)
     target_str = os.fspath(target) if target is not None else None
-    return _link_to(obj, target_str, target_project, absolute, force, opener)
+    return _link_to(obj, target_str, target_project, absolute, force, opener, lock)
 
 
 def _link_to(
@@ -109,6 +118,7 @@ def _link_to(
     absolute: bool,
     force: bool = False,
     opener: Opener | None = None,
+    lock: bool | None = None,
 ) -> MlemLink:
     opener = opener or _opener()
     here = obj.location
@@ -123,10 +133,14 @@ def _link_to(
     if not target.endswith(MLEM_EXT):
         target += MLEM_EXT
     where = opener.locate(target, target_project, None)
+    if lock is None:
+        lock = bool(project_settings(where).get("lock", False))
     if not absolute and _same_project(here, where):
         new = MlemLink.make(path=here.relpath, link_type=link_type)
     else:
         new = _absolute_link(here, link_type)
+    if lock:
+        new = _locked(new, here.commit if new.project else None, obj.sha256)
     new.location = where
     check_link_type(opener, new)
 
@@ -142,6 +156,37 @@ def _link_to(
         where.source, where.path, metafile.dump(new.to_dict())
     )
     return new
+
+
+def _locked(link: MlemLink, commit: str | None, sha256: str | None) -> MlemLink:
+    lock = {"commit": commit, "sha256": sha256}
+    return MlemLink.make(
+        path=link.path,
+        project=link.project,
+        rev=link.rev,
+        link_type=link.link_type,
+        lock={k: v for k, v in lock.items() if v},
+    )
+
+
+def project_settings(location: Location) -> dict[str, Any]:
+    """The ``links:`` section of the ``.mlem.yaml`` of ``location``'s project."""
+    if location.root is None:
+        return {}
+    marker = (
+        posixpath.join(location.root, PROJECT_FILE) if location.root else PROJECT_FILE
+    )
+    try:
+        with storage_errors(location.source):
+            raw = location.fs.cat_file(marker)
+    except FileNotFoundError:
+        return {}
+    if not raw.strip():
+        return {}
+    settings = metafile.parse_mapping(raw, marker).get("links") or {}
+    if not isinstance(settings, dict):
+        raise MetafileError(marker, "'links' must be a mapping, such as {lock: true}")
+    return settings
 
 
 def _absolute_link(here: Location, link_type: str | None) -> MlemLink:
@@ -184,3 +229,36 @@ def ls(project: str = ".", rev: str | None = None) -> list[MlemObject]:
             continue
         found.append(read_object(opener, Location(root.source, path, root.path)))
     return found
+
+
+def get(
+    path: StrPath,
+    out: StrPath,
+    project: str | None = None,
+    rev: str | None = None,
+) -> list[str]:
+    """Copy the object at ``path`` (links followed) and its artifacts into
+    ``out``, each artifact verified against its recorded md5 and size."""
+    from mlem.fetch import get as _get
+
+    return _get(os.fspath(path), os.fspath(out), project=project, rev=rev)
+
+
+def check(project: str = ".", rev: str | None = None) -> list[dict[str, Any]]:
+    """Resolve every link in ``project``; see :func:`mlem.registry.check`."""
+    from mlem.registry import check as _check
+
+    return _check(project, rev=rev)
+
+
+def update(
+    links: list[str] | None = None,
+    project: str = ".",
+    all_links: bool = False,
+    rev: str | None = None,
+    dry_run: bool = False,
+) -> list[dict[str, Any]]:
+    """Re-resolve locked links; see :func:`mlem.registry.update`."""
+    from mlem.registry import update as _update
+
+    return _update(links or (), project, all_links=all_links, rev=rev, dry_run=dry_run)

@@ -66,6 +66,14 @@ class LinkRefusedError(LinkError, PermissionError):
     """A plugin's validation hook refused a link."""
 
 
+class LockMismatchError(LinkError):
+    """A locked link's target metafile no longer has the hash it recorded."""
+
+
+class ArtifactError(MlemError, ValueError):
+    """An artifact that cannot be fetched, or does not match its metafile."""
+
+
 class TargetExistsError(MlemError, FileExistsError):
     """The file a command would write already exists."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from mlem.errors import (
     LinkCycleError,
     LinkEscapeError,
     LinkRefusedError,
+    LockMismatchError,
     MetafileError,
     MlemError,
     ObjectNotFoundError,
@@ -49,6 +51,7 @@ def read_metafile(opener: Opener, found: Location) -> MlemObject:
         raise ObjectNotFoundError(f"{where} disappeared while it was read") from exc
     data = metafile.parse(raw, where)
     obj = metafile.build(data, found, opener.pm.object_types(), where)
+    obj.sha256 = hashlib.sha256(raw).hexdigest()
     if isinstance(obj, MlemLink):
         check_link_type(opener, obj)
     return obj
@@ -82,7 +85,9 @@ def target_location(opener: Opener, link: MlemLink) -> Location:
                 "a relative link must stay inside its project"
             ) from None
         return Location(here.source, path, here.root)
-    return opener.locate(link.path, _anchor_project(link), link.rev)
+    # a locked link reads the commit it recorded, whatever its rev does later
+    rev = link.locked_commit or link.rev
+    return opener.locate(link.path, _anchor_project(link), rev)
 
 
 def _anchor_project(link: MlemLink) -> str:
@@ -130,10 +135,24 @@ def follow(opener: Opener, obj: MlemObject, max_chain: int | None = None) -> Mle
         if reason:
             raise LinkRefusedError(f"refused to follow {current.location}: {reason}")
         following = read_object(opener, target, current.link_type)
+        check_lock(current, following)
         check_target_type(current, following)
         current = following
     current.via = chain
     return current
+
+
+def check_lock(link: MlemLink, target: MlemObject) -> None:
+    """Refuse a target whose metafile is not the one a locked link recorded."""
+    expected = link.locked_sha256
+    if expected is None or target.sha256 == expected:
+        return
+    at = f" at commit {link.locked_commit}" if link.locked_commit else ""
+    raise LockMismatchError(
+        f"{link.location} is locked to sha256 {expected} of {target.location}{at}, "
+        f"but found sha256 {target.sha256}; if the change is intended, run: "
+        f"mlem update {link.location}"
+    )
 
 
 def check_target_type(link: MlemLink, target: MlemObject) -> None:

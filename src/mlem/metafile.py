@@ -21,6 +21,23 @@ MAX_METAFILE_BYTES = 16 * 1024 * 1024
 
 def parse(raw: bytes, where: str) -> dict[str, Any]:
     """The mapping in a metafile's bytes; :class:`MetafileError` if there is none."""
+    data = parse_mapping(raw, where)
+    if "object_type" not in data:
+        if "mlem_link" in data:
+            data["object_type"] = "link"
+        else:
+            raise MetafileError(
+                where, "has no 'object_type' key", "is it a MLEM metafile?"
+            )
+    if not isinstance(data["object_type"], str):
+        raise MetafileError(
+            where, f"object_type must be a string, not {data['object_type']!r}"
+        )
+    return data
+
+
+def parse_mapping(raw: bytes, where: str) -> dict[str, Any]:
+    """The YAML mapping in ``raw`` (a metafile or a config file), safely."""
     import yaml
 
     if len(raw) > MAX_METAFILE_BYTES:
@@ -51,18 +68,7 @@ def parse(raw: bytes, where: str) -> dict[str, Any]:
         raise MetafileError(
             where,
             f"holds a {type(data).__name__}, not a mapping",
-            "a metafile is a YAML mapping",
-        )
-    if "object_type" not in data:
-        if "mlem_link" in data:
-            data["object_type"] = "link"
-        else:
-            raise MetafileError(
-                where, "has no 'object_type' key", "is it a MLEM metafile?"
-            )
-    if not isinstance(data["object_type"], str):
-        raise MetafileError(
-            where, f"object_type must be a string, not {data['object_type']!r}"
+            "expected a YAML mapping",
         )
     return data
 

@@ -32,6 +32,8 @@ class MlemObject:
         self.location = location
         #: the links followed to reach this object, first one first
         self.via: list[MlemLink] = []
+        #: sha256 of the metafile's bytes, when it was read from one
+        self.sha256: str | None = None
 
     @property
     def type_name(self) -> str:
@@ -81,6 +83,12 @@ class MlemLink(MlemObject):
     project when ``project`` is empty); ``rev`` is kept as the user wrote it.
     Older spellings are read too: ``repo:`` for ``project:`` (MLEM 0.2) and
     ``mlem_link:`` for the whole address (MLEM 0.1).
+
+    A *locked* link also has ``lock: {commit: ..., sha256: ...}``: the
+    immutable thing ``rev`` resolved to when the link was written (a git
+    commit, an object version) and the hash of the target metafile. Following
+    it reads exactly that commit and checks the hash. MLEM 0.4 cannot read
+    locked links.
     """
 
     object_type = "link"
@@ -94,6 +102,14 @@ class MlemLink(MlemObject):
                 _where(location), f"link_type must be a string, not {link_type!r}"
             )
         self.link_type: str | None = link_type
+        lock = data.get("lock")
+        if lock is not None and not (
+            isinstance(lock, dict) and all(isinstance(v, str) for v in lock.values())
+        ):
+            raise MetafileError(
+                _where(location), "lock must map commit and sha256 to strings"
+            )
+        self.lock: dict[str, str] | None = lock
 
     @classmethod
     def make(
@@ -102,6 +118,7 @@ class MlemLink(MlemObject):
         project: str | None = None,
         rev: str | None = None,
         link_type: str | None = None,
+        lock: dict[str, str] | None = None,
     ) -> MlemLink:
         """A new link, with keys in the order and form MLEM writes them."""
         data: dict[str, Any] = {}
@@ -113,7 +130,17 @@ class MlemLink(MlemObject):
             data["project"] = project
         if rev is not None:
             data["rev"] = rev
+        if lock:
+            data["lock"] = dict(lock)
         return cls(data)
+
+    @property
+    def locked_commit(self) -> str | None:
+        return self.lock.get("commit") if self.lock else None
+
+    @property
+    def locked_sha256(self) -> str | None:
+        return self.lock.get("sha256") if self.lock else None
 
     @property
     def is_relative(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from mlem.cli import commands
+from mlem.cli import commands, registry_commands
 
 EXIT_ERROR = 1
 
@@ -53,9 +53,20 @@ class MlemGroup(click.Group):
     metavar="no:NAME",
     help="Do not load the plugin NAME (repeatable); see also MLEM_DISABLE_PLUGINS.",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    default=None,
+    help="Resolve from the cache only; never use the network (or MLEM_OFFLINE=1).",
+)
 @click.version_option(package_name="mlem-core", prog_name="mlem")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, plugin_options: tuple[str, ...]) -> None:
+def cli(
+    ctx: click.Context,
+    verbose: bool,
+    plugin_options: tuple[str, ...],
+    offline: bool | None,
+) -> None:
     """MLEM links: a model registry of links to MLEM objects.
 
     A link is a small .mlem file naming a MLEM object kept elsewhere: in a git
@@ -64,6 +75,10 @@ def cli(ctx: click.Context, verbose: bool, plugin_options: tuple[str, ...]) -> N
     ctx.obj = {"verbose": verbose}
     _setup_logging(verbose)
     _block_plugins(plugin_options)
+    if offline:
+        from mlem.config import set_offline
+
+        set_offline(True)
 
 
 def _block_plugins(options: tuple[str, ...]) -> None:
@@ -80,14 +95,14 @@ def _block_plugins(options: tuple[str, ...]) -> None:
         block(names)
 
 
-for _command in commands.ALL:
+for _command in [*commands.ALL, *registry_commands.ALL]:
     cli.add_command(_command)
 
 
 class _Progress(logging.Handler):
     """Prints the API's INFO messages (what it loads, where it saves)."""
 
-    ICONS = {"Loading": "⏳", "Following": "🔗", "Saving": "💾"}
+    ICONS = {"Loading": "⏳", "Following": "🔗", "Saving": "💾", "Fetching": "⬇"}
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -107,11 +122,12 @@ def _can_print(text: str) -> bool:
 
 
 def _setup_logging(verbose: bool) -> None:
-    api_logger = logging.getLogger("mlem.api")
-    if not any(isinstance(h, _Progress) for h in api_logger.handlers):
-        api_logger.addHandler(_Progress())
-    api_logger.propagate = verbose
-    api_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for name in ("mlem.api", "mlem.fetch"):
+        api_logger = logging.getLogger(name)
+        if not any(isinstance(h, _Progress) for h in api_logger.handlers):
+            api_logger.addHandler(_Progress())
+        api_logger.propagate = verbose
+        api_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     if verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
         logging.getLogger("mlem").setLevel(logging.DEBUG)

@@ -50,6 +50,12 @@ def init(path: str) -> None:
     help="Record the source's project even inside one project.",
 )
 @click.option("--force", is_flag=True, help="Overwrite TARGET if it exists.")
+@click.option(
+    "--lock/--no-lock",
+    default=None,
+    help="Record the commit the rev resolved to and the target's sha256 "
+    "(default: links.lock in the target project's .mlem.yaml).",
+)
 def link(
     source: str,
     target: str,
@@ -59,6 +65,7 @@ def link(
     follow_links: bool,
     absolute: bool,
     force: bool,
+    lock: bool | None,
 ) -> None:
     """Write a link at TARGET to the MLEM object at SOURCE.
 
@@ -76,6 +83,7 @@ def link(
         follow_links=follow_links,
         absolute=absolute,
         force=force,
+        lock=lock,
     )
 
 

@@ -23,6 +23,9 @@ class LocalFS:
         with open(path, "rb") as f:
             return f.read()
 
+    def open(self, path: str, mode: str = "rb") -> Any:
+        return open(path, mode)  # noqa: SIM115 - the caller closes it
+
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 

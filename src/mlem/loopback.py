@@ -1,0 +1,208 @@
+"""Servers on 127.0.0.1 for tests: storage emulators, and a proxy that fails.
+
+Resolver plugins test against real servers (moto's S3, a GCS emulator, git
+daemons), each started by the test suite on a free loopback port and stopped
+after it. :func:`serve` runs such a server as a child process; :class:`FaultProxy`
+stands between a client and a server and breaks responses on purpose, so that
+a resolver's handling of a connection that dies mid-read is tested against a
+real socket, not a mock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import logging
+import os
+import signal
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0, proc: Any = None) -> None:
+    """Wait until something accepts connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {HOST}:{port} after {timeout} s")
+
+
+@contextlib.contextmanager
+def serve(
+    argv: list[str],
+    port: int,
+    env: dict[str, str] | None = None,
+    log_path: str | None = None,
+    timeout: float = 30.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` (a server listening on ``port``) until the block ends.
+
+    The server's output goes to ``log_path`` (default: discarded). It runs in
+    its own process group and is stopped by its process id: SIGTERM, then
+    SIGKILL if it has not gone after five seconds.
+    """
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, timeout, proc)
+        logger.debug("started %s on port %s (pid %s)", argv[0], port, proc.pid)
+        yield proc
+    finally:
+        _stop(proc)
+        if log_path:
+            out.close()  # type: ignore[union-attr]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    # the process group holds only what this server started itself
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1 that forwards to ``upstream`` and breaks things.
+
+    ``mode`` says what it breaks, and can be changed while it runs:
+
+    ``"pass"``
+        forward everything unchanged.
+    ``"truncate"``
+        forward, but send only the first half of every object body (any
+        response that is not XML or JSON), then close the connection: a
+        server that stops mid-read.
+    ``"deny"``
+        answer every request 403 with ``deny_body`` (of ``deny_type``).
+
+    Use it as a context manager; :attr:`endpoint` is its address.
+    """
+
+    def __init__(
+        self,
+        upstream_port: int,
+        mode: str = "pass",
+        deny_body: bytes = b"",
+        deny_type: str = "application/json",
+    ) -> None:
+        self.upstream_port = upstream_port
+        self.mode = mode
+        self.deny_body = deny_body
+        self.deny_type = deny_type
+        self.port = 0
+        self._server: socketserver.ThreadingTCPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __enter__(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                logger.debug("fault proxy: " + format, *args)
+
+            def _handle(self) -> None:
+                proxy._forward(self)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = _handle
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self._server = socketserver.ThreadingTCPServer((HOST, 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _forward(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else None
+        if self.mode == "deny":
+            handler.send_response(403)
+            handler.send_header("Content-Type", self.deny_type)
+            handler.send_header("Content-Length", str(len(self.deny_body)))
+            handler.end_headers()
+            if handler.command != "HEAD":
+                handler.wfile.write(self.deny_body)
+            return
+
+        conn = http.client.HTTPConnection(HOST, self.upstream_port, timeout=30)
+        try:
+            # the Host header is kept as the client sent it: S3 signs it
+            headers = dict(handler.headers.items())
+            conn.request(handler.command, handler.path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+
+        content_type = response.getheader("Content-Type") or ""
+        structured = "xml" in content_type or "json" in content_type
+        cut = self.mode == "truncate" and handler.command == "GET" and not structured
+        handler.send_response(response.status, response.reason)
+        for key, value in response.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        if cut:
+            handler.send_header("Connection", "close")
+        handler.end_headers()
+        if handler.command == "HEAD":
+            return
+        if cut:
+            handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
+            # a hard close, as a server that dies does, not a polite shutdown
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        handler.wfile.write(data)
+
+
+__all__ = ["FaultProxy", "HOST", "free_port", "serve", "wait_for_port"]

@@ -1,0 +1,238 @@
+"""Looking after a registry: ``check`` every link, ``update`` locked ones."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mlem import errors, metafile
+from mlem.links import follow, read_metafile, read_object, target_location
+from mlem.location import Location, Opener, find_metafile, storage_errors
+from mlem.objects import MLEM_EXT, MlemLink
+from mlem.plugins import get_plugin_manager
+
+logger = logging.getLogger(__name__)
+
+#: what ``check`` calls each kind of broken link, by the error that broke it
+PROBLEMS: list[tuple[type[Exception], str]] = [
+    (errors.RevisionNotFoundError, "missing rev"),
+    (errors.ObjectNotFoundError, "missing target"),
+    (errors.LinkCycleError, "cycle"),
+    (errors.LockMismatchError, "hash mismatch"),
+    (errors.ObjectTypeError, "wrong type"),
+    (errors.LinkRefusedError, "refused"),
+    (errors.LinkEscapeError, "escapes its project"),
+    (errors.MetafileError, "bad metafile"),
+    (errors.StorageError, "unreachable"),
+    (errors.UnknownSchemeError, "no resolver"),
+    (errors.RevisionsNotSupportedError, "rev not supported"),
+]
+
+
+class SharedOpener(Opener):
+    """An :class:`Opener` that threads share: each (address, rev) opened once."""
+
+    def __init__(self, pm: Any) -> None:
+        super().__init__(pm)
+        self._locks: dict[tuple[str, str | None], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def open(self, uri: str, rev: str | None) -> Any:
+        key = (uri, rev)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return super().open(uri, rev)
+
+
+def _links_in(opener: Opener, root: Location) -> list[tuple[str, MlemLink | Exception]]:
+    """Every metafile in the project that is a link (or fails to read)."""
+    with storage_errors(root.source):
+        paths = sorted(root.fs.find(root.path) if root.path else root.fs.find(""))
+    found: list[tuple[str, MlemLink | Exception]] = []
+    for path in paths:
+        rel = posixpath.relpath(path, root.path) if root.path else path
+        parts = rel.split("/")
+        if not rel.endswith(MLEM_EXT) or any(p.startswith(".") for p in parts[:-1]):
+            continue
+        try:
+            obj = read_object(opener, Location(root.source, path, root.path))
+        except errors.MlemError as exc:
+            found.append((rel, exc))
+            continue
+        if isinstance(obj, MlemLink):
+            found.append((rel, obj))
+    return found
+
+
+def check(
+    project: str = ".",
+    rev: str | None = None,
+    max_chain: int | None = None,
+    workers: int = 8,
+) -> list[dict[str, Any]]:
+    """Resolve every link in ``project``; one report per link, by path.
+
+    A report has ``path``, ``status`` (``ok``, ``broken`` or ``drifted``),
+    ``problem`` (what broke it, or ``None``), ``message``, ``target`` and
+    ``commit``. Links into one project are checked together, so each project
+    and rev is opened once however many links name it; different projects
+    are checked concurrently.
+    """
+    pm = get_plugin_manager()
+    pm.resolvers()  # load before threads start
+    opener = SharedOpener(pm)
+    root = opener.project_root(project, rev)
+    entries = _links_in(opener, root)
+
+    groups: dict[str, list[tuple[str, MlemLink | Exception]]] = {}
+    for rel, link in entries:
+        key = link.project or "" if isinstance(link, MlemLink) else ""
+        groups.setdefault(key, []).append((rel, link))
+
+    def run(group: list[tuple[str, MlemLink | Exception]]) -> list[dict[str, Any]]:
+        return [_check_one(opener, rel, link, max_chain) for rel, link in group]
+
+    reports: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for batch in pool.map(run, groups.values()):
+            reports.extend(batch)
+    return sorted(reports, key=lambda r: r["path"])
+
+
+def _check_one(
+    opener: Opener, rel: str, link: MlemLink | Exception, max_chain: int | None
+) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "path": rel,
+        "status": "ok",
+        "problem": None,
+        "message": "",
+        "target": None,
+        "commit": None,
+    }
+    if isinstance(link, Exception):
+        return _broken(report, link)
+    try:
+        final = follow(opener, link, max_chain)
+    except Exception as exc:
+        return _broken(report, exc)
+    report["target"] = str(final.location)
+    report["commit"] = final.location.commit if final.location else None
+    for step in final.via:
+        drift = _drift(opener, step)
+        if drift:
+            report.update(status="drifted", problem="drifted", message=drift)
+            return report
+    return report
+
+
+def _broken(report: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    problem = next((name for kind, name in PROBLEMS if isinstance(exc, kind)), None)
+    if problem is None:
+        if not isinstance(exc, errors.MlemError | OSError):
+            raise exc
+        problem = "error"
+    report.update(status="broken", problem=problem, message=" ".join(str(exc).split()))
+    return report
+
+
+def _drift(opener: Opener, link: MlemLink) -> str | None:
+    """Why a locked link no longer matches its rev, or None."""
+    if not link.locked_commit or link.project is None:
+        return None
+    source = opener.open(link.project, link.rev)
+    if source.commit is None or source.commit == link.locked_commit:
+        return None
+    rev = link.rev or "the default branch"
+    return (
+        f"{link.location} is locked to {link.locked_commit}, "
+        f"but {rev} of {link.project} is now at {source.commit}; "
+        f"run: mlem update {link.location}"
+    )
+
+
+def update(
+    links: Iterable[str] = (),
+    project: str = ".",
+    all_links: bool = False,
+    rev: str | None = None,
+    dry_run: bool = False,
+) -> list[dict[str, Any]]:
+    """Re-resolve locked links and rewrite those that changed.
+
+    ``links`` names link files; with ``all_links``, every locked link in
+    ``project``. With ``rev``, the links move to that rev. A report per link:
+    ``path``, ``old`` and ``new`` commit, ``old_sha256``, ``new_sha256``,
+    ``changed`` and ``written``. Each file is rewritten atomically; nothing is
+    written with ``dry_run``.
+    """
+    pm = get_plugin_manager()
+    opener = Opener(pm)
+    chosen: list[MlemLink] = []
+    for name in links:
+        obj = read_object(opener, opener.locate(name, None, None))
+        if not isinstance(obj, MlemLink):
+            raise errors.ObjectTypeError(
+                f"{obj.location} is a {obj.type_name}, not a link"
+            )
+        chosen.append(obj)
+    if all_links:
+        root = opener.project_root(project, None)
+        for _rel, obj in _links_in(opener, root):
+            if isinstance(obj, Exception):
+                raise obj
+            if obj.lock:
+                chosen.append(obj)
+
+    reports = []
+    for link in chosen:
+        reports.append(_update_one(opener, link, rev, dry_run))
+    return reports
+
+
+def _update_one(
+    opener: Opener, link: MlemLink, rev: str | None, dry_run: bool
+) -> dict[str, Any]:
+    new_rev = rev if rev is not None else link.rev
+    if link.project is None:
+        target = target_location(opener, link)
+    else:
+        # the rev as it is now, not the commit the lock recorded
+        unlocked = MlemLink(
+            {k: v for k, v in link.data.items() if k != "lock"}, location=link.location
+        )
+        unlocked.rev = new_rev
+        target = target_location(opener, unlocked)
+    found = find_metafile(target, link.link_type)
+    obj = read_metafile(opener, found)
+    commit = found.commit if link.project is not None else None
+    lock = {k: v for k, v in (("commit", commit), ("sha256", obj.sha256)) if v}
+    old = link.lock or {}
+    changed = lock != old or new_rev != link.rev
+    report = {
+        "path": str(link.location),
+        "old": old.get("commit"),
+        "new": lock.get("commit"),
+        "old_sha256": old.get("sha256"),
+        "new_sha256": lock.get("sha256"),
+        "rev": new_rev,
+        "changed": changed,
+        "written": False,
+    }
+    if changed and not dry_run:
+        data = dict(link.data)
+        data["lock"] = lock
+        if new_rev is None:
+            data.pop("rev", None)
+        else:
+            data["rev"] = new_rev
+        where = link.location
+        assert where is not None
+        where.source.resolver.write_file(where.source, where.path, metafile.dump(data))
+        report["written"] = True
+    return report
