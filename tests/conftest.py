@@ -59,3 +59,34 @@ def run_mlem(*args: str, cwd: Path | str, env: dict[str, str] | None = None):
 @pytest.fixture
 def mlem():
     return run_mlem
+
+
+@pytest.fixture(scope="session")
+def example_served(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path):
+    """The get-started example, built by the fixtures' build-repo and served
+    by a real git daemon on 127.0.0.1 for the whole session."""
+    from mlem_git import testing
+
+    base = tmp_path_factory.mktemp("served")
+    work = tmp_path_factory.mktemp("work")
+    repo = testing.build_example_repo(
+        work / testing.EXAMPLE_NAME, fixtures_dir / "get-started" / "build-repo"
+    )
+    testing.serve_copy(repo, base, testing.EXAMPLE_NAME)
+    with testing.GitDaemon(base) as daemon:
+        yield daemon, repo
+
+
+@pytest.fixture
+def github(example_served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """https://github.com/iterative/example-mlem-get-started, offline: git's
+    insteadOf (in a private GIT_CONFIG_GLOBAL) sends it to the daemon."""
+    from mlem_git import testing
+
+    daemon, repo = example_served
+    env = testing.git_env(
+        tmp_path / "git-env", {testing.EXAMPLE_URL: daemon.url_of(testing.EXAMPLE_NAME)}
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

@@ -46,6 +46,10 @@ class StorageAccessError(StorageError, PermissionError):
     """The storage refused access."""
 
 
+class OfflineError(StorageError):
+    """Offline mode, and what was asked for is not in the cache."""
+
+
 class LinkError(MlemError):
     """A link that cannot be followed or written."""
 

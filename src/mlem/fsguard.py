@@ -25,12 +25,15 @@ class GuardedFileSystem:
     """An fsspec file system, its errors translated; other attributes pass through.
 
     ``raw`` is the wrapped file system, for code that wants fsspec's own
-    behaviour (or its errors).
+    behaviour (or its errors). ``raw_isdir``: the back-end's own ``isdir``
+    answers False only for a missing path (s3fs's does, in one request where
+    ``info`` takes two); by default ``isdir`` goes through ``info``.
     """
 
-    def __init__(self, raw: Any, translate: Translate) -> None:
+    def __init__(self, raw: Any, translate: Translate, raw_isdir: bool = False) -> None:
         self.raw = raw
         self._translate = translate
+        self._raw_isdir = raw_isdir
 
     def __repr__(self) -> str:
         return f"<GuardedFileSystem {type(self.raw).__name__}>"
@@ -67,6 +70,8 @@ class GuardedFileSystem:
         return info is not None and info.get("type") == "file"
 
     def isdir(self, path: str) -> bool:
+        if self._raw_isdir:
+            return bool(self._call("check", path, "isdir"))
         info = self._info_or_none(path)
         return info is not None and info.get("type") == "directory"
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from mlem._uri import strip_credentials
 from mlem.errors import (
     LinkEscapeError,
     MlemError,
@@ -101,7 +102,9 @@ class Opener:
         key = (uri, rev)
         if key not in self.cache:
             resolver = self.pm.resolver_for(uri, rev)
-            logger.debug("opening %s at rev %s with %s", uri, rev, resolver)
+            logger.debug(
+                "opening %s at rev %s with %s", strip_credentials(uri), rev, resolver
+            )
             self.cache[key] = resolver.open(uri, rev)
         return self.cache[key]
 

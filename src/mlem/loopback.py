@@ -97,6 +97,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
+class _QuietServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a connection the proxy cut on purpose fails as it closes; that is
+        # the point, not news for the test's output
+        logger.debug("fault proxy: error with %s", client_address, exc_info=True)
+
+
 class FaultProxy:
     """An HTTP proxy on 127.0.0.1 that forwards to ``upstream`` and breaks things.
 
@@ -126,7 +136,7 @@ class FaultProxy:
         self.deny_body = deny_body
         self.deny_type = deny_type
         self.port = 0
-        self._server: socketserver.ThreadingTCPServer | None = None
+        self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -147,9 +157,7 @@ class FaultProxy:
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = _handle
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self._server = socketserver.ThreadingTCPServer((HOST, 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer((HOST, 0), Handler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -138,11 +138,6 @@ def test_cli_output_has_no_credentials(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="mlem.location.Opener.open logs the address as given, credentials "
-    "included, at DEBUG (mlem --verbose shows it)",
-    strict=False,
-)
 @pytest.mark.usefixtures("secret_maps_to_daemon")
 def test_verbose_cli_output_has_no_credentials(tmp_path: Path) -> None:
     result = _mlem(

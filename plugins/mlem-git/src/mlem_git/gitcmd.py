@@ -18,6 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from mlem._uri import strip_credentials
+from mlem.config import offline
 from mlem.errors import StorageAccessError, StorageError
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,11 @@ def git_env(remote: Remote | None) -> dict[str, str]:
     # git must fail rather than wait for a password nobody will type
     env["GIT_TERMINAL_PROMPT"] = "0"
     env.setdefault("GCM_INTERACTIVE", "never")
+    if offline():
+        # no transport is allowed, so even a lazy fetch of a missing blob
+        # fails at once instead of reaching the network
+        env["GIT_ALLOW_PROTOCOL"] = "mlem-offline"
+        env["GIT_NO_LAZY_FETCH"] = "1"
     if remote is not None:
         try:
             count = int(env.get("GIT_CONFIG_COUNT", "0"))

@@ -48,14 +48,12 @@ _NO_SUCH_OBJECT = (
 
 
 def cache_root() -> str:
-    """The folder that holds the git mirrors (not created here)."""
-    base = os.environ.get(CACHE_ENV)
-    if base:
-        return os.path.join(os.path.abspath(os.path.expanduser(base)), "git")
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return os.path.join(os.path.abspath(xdg), "mlem", "git")
-    return os.path.join(os.path.expanduser("~"), ".cache", "mlem", "git")
+    """The folder that holds the git mirrors (not created here): ``git/`` in
+    the cache folder the core chooses (``MLEM_CACHE_DIR``, the user's config,
+    ``$XDG_CACHE_HOME/mlem``, ``~/.cache/mlem``)."""
+    from mlem.config import cache_dir
+
+    return os.path.join(os.path.abspath(cache_dir()), "git")
 
 
 def mirror_name(key: str) -> str:
@@ -161,6 +159,19 @@ class Mirror:
         if moved is None:
             raise StorageError(f"{what}: the fetch brought no commit")
         return moved
+
+    def remember_default(self, ref_name: str) -> None:
+        """Point the mirror's HEAD at the remote's default branch, so that
+        offline mode knows it."""
+        gitcmd.run(["symbolic-ref", "HEAD", ref_name], git_dir=self.path, cwd=self.root)
+
+    def default_branch(self) -> str | None:
+        result = gitcmd.run(
+            ["symbolic-ref", "--quiet", "--short", "HEAD"],
+            git_dir=self.path,
+            cwd=self.root,
+        )
+        return result.stdout.decode().strip() or None if result.ok else None
 
     def fetch_branches_and_tags(self, what: str) -> None:
         result = self.fetch(

@@ -23,8 +23,10 @@ import os
 import posixpath
 from dataclasses import dataclass
 
+from mlem.config import offline
 from mlem.errors import (
     ObjectNotFoundError,
+    OfflineError,
     RevisionNotFoundError,
     RevisionsNotSupportedError,
     StorageError,
@@ -71,6 +73,8 @@ def _resolve_remote(address: Address, rev: str | None) -> Resolved:
     where = address.clean
     refs: RemoteRefs | None = None
     base = address.path
+    if offline():
+        return _resolve_offline(address, rev, remote, mirror)
 
     if address.web_tail:
         tail = address.web_tail
@@ -123,6 +127,8 @@ def _resolve_remote(address: Address, rev: str | None) -> Resolved:
         ref = refs.lookup(rev)
     if ref is not None:
         commit = mirror.fetch_ref(ref.name, ref.commit, what)
+        if rev is None:
+            mirror.remember_default(ref.name)
         return _remote_result(address, mirror, commit, base, rev, branch, remote)
 
     assert rev is not None
@@ -135,6 +141,35 @@ def _resolve_remote(address: Address, rev: str | None) -> Resolved:
         f"rev {rev} not found in {where}: no branch, tag or commit of that name"
         + _known(refs)
     )
+
+
+def _resolve_offline(
+    address: Address, rev: str | None, remote: gitcmd.Remote, mirror: Mirror
+) -> Resolved:
+    """Only what the mirror holds: revs as they were when last fetched."""
+    where = address.clean
+    base = address.path
+    tail = address.web_tail
+    if tail:
+        # the longest prefix of the web path that names something cached
+        for cut in range(len(tail), 0, -1):
+            if mirror.commit_of("/".join(tail[:cut])) is not None:
+                url_rev, inner = "/".join(tail[:cut]), "/".join(tail[cut:])
+                break
+        else:
+            url_rev, inner = tail[0], "/".join(tail[1:])
+        base = posixpath.join(base, inner).strip("/") if inner else base
+        rev = rev if rev is not None else url_rev
+    commit = mirror.commit_of(rev if rev is not None else "HEAD")
+    if commit is None:
+        asked = f"rev {rev}" if rev is not None else "the default branch"
+        raise OfflineError(
+            f"offline: {asked} of {where} is not in the cache "
+            f"({mirror.root}); run once without --offline (or MLEM_OFFLINE) to fetch it"
+        )
+    branch = mirror.default_branch() if rev is None else None
+    logger.debug("offline: %s at %s is %s in the cache", where, rev, commit)
+    return _remote_result(address, mirror, commit, base, rev, branch, remote)
 
 
 def _ls_remote(remote: gitcmd.Remote, mirror: Mirror) -> RemoteRefs:
