@@ -167,7 +167,7 @@ def test_link_to_an_object_of_another_type(in_project):
     (in_project / "wrong.mlem").write_text(
         "link_type: data\nobject_type: link\npath: models/clf.mlem\n"
     )
-    with pytest.raises(ObjectTypeError, match="links to a data, but .* is model"):
+    with pytest.raises(ObjectTypeError, match="links to a data, but .* is a model"):
         api.load_meta("wrong")
 
 

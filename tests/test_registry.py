@@ -168,7 +168,8 @@ def test_get_md5_mismatch(registry, mlem04_project, tmp_path):
         ArtifactError, match="expected md5 67be2254a4dec1fcf4ac6bc8fa3ab011"
     ):
         api.get("prod", tmp_path / "out")
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
+    assert list(tmp_path.glob(".mlem-get-*")) == []
 
 
 def test_cache_info_and_clean(mlem, tmp_path):

@@ -36,6 +36,8 @@ def info() -> dict[str, Any]:
         for kind in sorted(root.iterdir()):
             children = sorted(kind.iterdir()) if kind.is_dir() else [kind]
             for child in children:
+                if child.name.endswith(".lock"):
+                    continue  # a resolver's lock file, not content
                 name = str(child.relative_to(root))
                 entries.append({"name": name, "bytes": _size(child)})
     return {

@@ -51,8 +51,11 @@ def get(
     where = obj.location
     assert where is not None
     name = posixpath.basename(where.path)
-    os.makedirs(out, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".mlem-get-", dir=out)
+    # stage beside ``out``, so the final moves are renames on one file system
+    # and a failure leaves ``out`` as it was (not even created)
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".mlem-get-", dir=parent)
     try:
         staged: list[tuple[str, str]] = []
         metafile_copy = os.path.join(staging, name)
@@ -66,6 +69,7 @@ def get(
                 _fetch(opener, where, art_name, artifact, staging, out, progress)
             )
         written = []
+        os.makedirs(out, exist_ok=True)
         for temporary, final in staged:
             os.makedirs(os.path.dirname(final) or ".", exist_ok=True)
             os.replace(temporary, final)

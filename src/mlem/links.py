@@ -162,7 +162,7 @@ def check_target_type(link: MlemLink, target: MlemObject) -> None:
         return
     found = target.link_type if isinstance(target, MlemLink) else target.type_name
     if found is not None and found != expected:
-        kind = "a link to " + found if isinstance(target, MlemLink) else found
+        kind = f"a link to a {found}" if isinstance(target, MlemLink) else f"a {found}"
         raise ObjectTypeError(
             f"{link.location} links to a {expected}, but {target.location} is {kind}"
         )

@@ -8,7 +8,6 @@ registers these classes through the same hook a third party uses.
 
 from __future__ import annotations
 
-import posixpath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlem import hookimpl
@@ -63,12 +62,18 @@ class MlemObject:
         path: str | None = None,
         project: str | None = None,
         absolute: bool = False,
+        force: bool = False,
     ) -> MlemLink:
-        """A link to this object; written at ``path`` (in ``project``) if given."""
+        """A link to this object; written at ``path`` (in ``project``) if given,
+        refusing to overwrite an existing file unless ``force``."""
         from mlem import api
 
         return api._link_to(
-            self, target=path, target_project=project, absolute=absolute
+            self,
+            target=path,
+            target_project=project,
+            absolute=absolute,
+            force=force,
         )
 
     def __repr__(self) -> str:
@@ -145,7 +150,11 @@ class MlemLink(MlemObject):
     @property
     def is_relative(self) -> bool:
         """Whether the link points inside its own project."""
-        return self.project is None and not self.path.startswith("/")
+        return (
+            self.project is None
+            and not self.path.startswith("/")
+            and "://" not in self.path
+        )
 
     def describe(self) -> str:
         """The target's address in one line, for listings and messages."""
@@ -219,12 +228,7 @@ def _parse_mlem_link(value: Any, where: str) -> tuple[str, str | None, str | Non
         org_repo, _, rev = head.partition("@")
         org, _, repo = org_repo.partition(":")
         return path, f"https://github.com/{org}/{repo}/", rev or None
-    if "://" in value:
-        # a full address: the project is found when the link is followed
-        return value, None, None
-    if posixpath.basename(value) == "mlem.yaml":
-        # the oldest layout: a folder holding mlem.yaml
-        return value, None, None
+    # a path, or a full address whose project is found when it is followed
     return value, None, None
 
 

@@ -32,6 +32,8 @@ def check(project: str, rev: str | None, as_json: bool) -> None:
             line = f"{STATUS_MARK[report['status']]:<8} {report['path']}"
             if report["status"] == "ok":
                 line += f" -> {report['target']}"
+            elif report["status"] == "drifted":
+                line += f": {report['message']}"
             else:
                 line += f": {report['problem']}: {report['message']}"
             click.echo(line)
@@ -56,7 +58,10 @@ def update(
     rev: str | None,
     dry_run: bool,
 ) -> None:
-    """Re-resolve locked LINKS (or --all): show old -> new commit, write changes."""
+    """Re-resolve LINKS (or every locked link, --all) and lock them.
+
+    Shows the old -> new commit of each; writes only the links that changed.
+    """
     if not links and not all_links:
         raise click.UsageError("name the links to update, or pass --all")
     reports = _api().update(
@@ -126,7 +131,7 @@ def cache_info(as_json: bool) -> None:
         return
     click.echo(f"cache: {summary['path']}")
     for entry in summary["entries"]:
-        click.echo(f"  {entry['name']:<40} {entry['bytes']:>12,} bytes")
+        click.echo(f"  {entry['name']:<60} {entry['bytes']:>14,} bytes")
     click.echo(
         f"total: {summary['bytes']:,} bytes in {len(summary['entries'])} entries"
     )
