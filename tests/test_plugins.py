@@ -204,3 +204,23 @@ def test_validate_hook_refuses_before_writing_and_following(
         api.load_meta("ok")
     # relative links are not this policy's business
     api.link("ok", target="alias", follow_links=False)
+
+
+def test_help_lists_plugin_commands(mlem, site, tmp_path):
+    code = """
+        import click
+        from mlem import hookimpl
+
+        @click.command()
+        def hello():
+            "Say hello from a plugin."
+
+        @hookimpl
+        def mlem_add_commands(cli):
+            cli.add_command(hello)
+    """
+    fake_dist(site, "mlem-hello", {"hello": "mlem_hello"}, "mlem_hello", code)
+    result = mlem("--help", cwd=tmp_path, env=with_site(site))
+    assert "Say hello from a plugin." in result.stdout
+    hidden = mlem("-p", "no:hello", "--help", cwd=tmp_path, env=with_site(site))
+    assert "Say hello" not in hidden.stdout

@@ -121,6 +121,9 @@ class FaultProxy:
     ``"deny"``
         answer every request 403 with ``deny_body`` (of ``deny_type``).
 
+    ``delay`` (seconds) is added before every request is forwarded, as a
+    network between client and server would: loopback has none.
+
     Use it as a context manager; :attr:`endpoint` is its address.
     """
 
@@ -130,9 +133,11 @@ class FaultProxy:
         mode: str = "pass",
         deny_body: bytes = b"",
         deny_type: str = "application/json",
+        delay: float = 0.0,
     ) -> None:
         self.upstream_port = upstream_port
         self.mode = mode
+        self.delay = delay
         self.deny_body = deny_body
         self.deny_type = deny_type
         self.port = 0
@@ -171,6 +176,8 @@ class FaultProxy:
     def _forward(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
+        if self.delay:
+            time.sleep(self.delay)
         if self.mode == "deny":
             handler.send_response(403)
             handler.send_header("Content-Type", self.deny_type)

@@ -31,12 +31,18 @@ class MlemGroup(click.Group):
 
         get_plugin_manager().hook.mlem_add_commands(cli=self)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # --help lists what plugins add too; plugin modules are kept light,
+        # so loading them here costs milliseconds
+        try:
+            self._load_plugin_commands()
+        except Exception as exc:  # help must show even if a plugin is broken
+            logging.getLogger(__name__).debug("plugin commands: %s", exc)
+        return super().list_commands(ctx)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is None:
-            # click looks the command up before running the group's callback,
-            # so -p no:NAME must take effect here too
-            _block_plugins(ctx.params.get("plugin_options", ()))
             self._load_plugin_commands()
             command = super().get_command(ctx, cmd_name)
         return command
@@ -51,6 +57,11 @@ class MlemGroup(click.Group):
     "plugin_options",
     multiple=True,
     metavar="no:NAME",
+    # eager, so that it takes effect before --help or a plugin's command is
+    # looked up (click does both before running the group's callback)
+    is_eager=True,
+    expose_value=False,
+    callback=lambda _ctx, _param, value: _block_plugins(value),
     help="Do not load the plugin NAME (repeatable); see also MLEM_DISABLE_PLUGINS.",
 )
 @click.option(
@@ -64,7 +75,6 @@ class MlemGroup(click.Group):
 def cli(
     ctx: click.Context,
     verbose: bool,
-    plugin_options: tuple[str, ...],
     offline: bool | None,
 ) -> None:
     """MLEM links: a model registry of links to MLEM objects.
@@ -74,7 +84,6 @@ def cli(
     """
     ctx.obj = {"verbose": verbose}
     _setup_logging(verbose)
-    _block_plugins(plugin_options)
     if offline:
         from mlem.config import set_offline
 
