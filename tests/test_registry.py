@@ -183,3 +183,19 @@ def test_cache_info_and_clean(mlem, tmp_path):
     cleaned = mlem("cache", "clean", cwd=tmp_path)
     assert "Removed 1,000 bytes" in cleaned.stdout
     assert list(cache.iterdir()) == []
+
+
+def test_over_long_chains_are_reported_with_a_configurable_limit(registry, mlem):
+    for i in range(6):
+        path = f"c{i - 1}.mlem" if i else "nowhere.mlem"
+        (registry / f"c{i}.mlem").write_text(
+            f"link_type: model\nobject_type: link\npath: {path}\n"
+        )
+    (registry / "nowhere.mlem").write_text("object_type: model\n")
+    assert mlem("check", cwd=registry).returncode == 0
+    limited = mlem("check", "--max-chain", "3", "--json", cwd=registry)
+    assert limited.returncode == 1
+    statuses = {r["path"]: r["problem"] for r in json.loads(limited.stdout)}
+    assert statuses["c5.mlem"] == "cycle" and statuses["c1.mlem"] is None
+    (registry / ".mlem.yaml").write_text("links:\n  max_chain: 3\n")
+    assert mlem("check", cwd=registry).returncode == 1

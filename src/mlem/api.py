@@ -244,11 +244,13 @@ def get(
     return _get(os.fspath(path), os.fspath(out), project=project, rev=rev)
 
 
-def check(project: str = ".", rev: str | None = None) -> list[dict[str, Any]]:
+def check(
+    project: str = ".", rev: str | None = None, max_chain: int | None = None
+) -> list[dict[str, Any]]:
     """Resolve every link in ``project``; see :func:`mlem.registry.check`."""
     from mlem.registry import check as _check
 
-    return _check(project, rev=rev)
+    return _check(project, rev=rev, max_chain=max_chain)
 
 
 def update(

@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from mlem.objects import MlemLink, MlemObject
     from mlem.resolver import Resolver
 
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+# the spec marker is internal: plugins only ever need ``mlem.hookimpl``
+_hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
 
-@hookspec
+@_hookspec
 def mlem_register_resolvers() -> list[Resolver]:
     """Return the resolvers this plugin provides.
 
@@ -41,7 +42,7 @@ def mlem_register_resolvers() -> list[Resolver]:
     """
 
 
-@hookspec
+@_hookspec
 def mlem_register_object_types() -> list[type[MlemObject]]:
     """Return the object classes this plugin provides.
 
@@ -55,7 +56,7 @@ def mlem_register_object_types() -> list[type[MlemObject]]:
     """
 
 
-@hookspec(firstresult=True)
+@_hookspec(firstresult=True)
 def mlem_validate_link(link: MlemLink, target: str, action: str) -> str | None:
     """Accept or refuse a link before it is written or followed.
 
@@ -71,7 +72,7 @@ def mlem_validate_link(link: MlemLink, target: str, action: str) -> str | None:
     """
 
 
-@hookspec
+@_hookspec
 def mlem_add_commands(cli: click.Group) -> None:
     """Add subcommands to the ``mlem`` command.
 

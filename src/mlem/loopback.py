@@ -153,6 +153,9 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as separate writes; Nagle's algorithm
+            # would hold the second back for the client's delayed ACK
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:
                 logger.debug("fault proxy: " + format, *args)

@@ -79,14 +79,21 @@ def check(
 
     A report has ``path``, ``status`` (``ok``, ``broken`` or ``drifted``),
     ``problem`` (what broke it, or ``None``), ``message``, ``target`` and
-    ``commit``. Links into one project are checked together, so each project
-    and rev is opened once however many links name it; different projects
-    are checked concurrently.
+    ``commit``. Chains longer than ``max_chain`` (default: ``links:
+    {max_chain: N}`` in the registry's ``.mlem.yaml``, else
+    :data:`mlem.links.MAX_CHAIN`) are reported as cycles. Links into one
+    project are checked together, so each project and rev is opened once
+    however many links name it; different projects are checked concurrently.
     """
     pm = get_plugin_manager()
     pm.resolvers()  # load before threads start
     opener = SharedOpener(pm)
     root = opener.project_root(project, rev)
+    if max_chain is None:
+        from mlem.api import project_settings
+
+        configured = project_settings(root).get("max_chain")
+        max_chain = int(configured) if configured is not None else None
     entries = _links_in(opener, root)
 
     groups: dict[str, list[tuple[str, MlemLink | Exception]]] = {}

@@ -16,15 +16,21 @@ STATUS_MARK = {"ok": "ok", "broken": "BROKEN", "drifted": "DRIFTED"}
 @click.command()
 @click.argument("project", default=".")
 @click.option("--rev", help="Branch, tag or commit of the registry itself.")
+@click.option(
+    "--max-chain",
+    type=click.IntRange(min=1),
+    help="Longest chain of links taken for sound (default: links.max_chain in "
+    "the registry's .mlem.yaml, else 32).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def check(project: str, rev: str | None, as_json: bool) -> None:
+def check(project: str, rev: str | None, max_chain: int | None, as_json: bool) -> None:
     """Resolve every link in PROJECT (default: here); exit 1 unless all are ok.
 
     Each link is followed to its end. A link is broken (missing target or
     rev, unreachable host, wrong type, loop, hash mismatch) or drifted (locked,
     and its rev now points elsewhere). Gate a registry's merges on it.
     """
-    reports = _api().check(project, rev=rev)
+    reports = _api().check(project, rev=rev, max_chain=max_chain)
     if as_json:
         click.echo(json.dumps(reports, indent=2))
     else:
