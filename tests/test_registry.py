@@ -7,6 +7,7 @@ tests/test_git_registry.py.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
