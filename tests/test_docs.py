@@ -186,6 +186,16 @@ def test_tutorial_quotes_the_example_plugin_as_it_is() -> None:
         if language in ("python", "toml")
     ]
     assert quoted
+    script = (EXAMPLE / "try-it.sh").read_text(encoding="utf-8")
+    commands = [
+        body
+        for language, body in FENCE.findall(read("plugin-tutorial.md"))
+        if language == "sh"
+    ]
+    assert commands and all(body in script for body in commands), (
+        "docs/plugin-tutorial.md shows commands that try-it.sh (which CI runs) "
+        "does not run"
+    )
     stale = [body for body in quoted if not any(body in source for source in sources)]
     assert not stale, "docs/plugin-tutorial.md quotes code that is not in " + (
         f"{EXAMPLE.relative_to(REPO)}:\n" + "\n---\n".join(stale)
