@@ -226,7 +226,9 @@ def find_metafile(location: Location, type_hint: str | None = None) -> Location:
 def _not_found_message(location: Location) -> str:
     source = location.source
     name = location.relpath
-    where = location.project or source.display or location.display()
+    where = location.project or source.resolver.display_uri(
+        source, posixpath.dirname(location.path)
+    )
     at = f" at rev {source.rev}" if source.rev else ""
     message = f"no MLEM object at {name} in {where}{at}"
     if location.root is not None and _is_old_layout(location):
