@@ -59,10 +59,13 @@ class Location:
 
     @property
     def rev(self) -> str | None:
-        return self.source.rev
+        """The rev this path is read at (see :meth:`Resolver.rev_for`)."""
+        return self.source.resolver.rev_for(self.source, self.path)
 
     @property
     def commit(self) -> str | None:
+        if self.source.rev is not None and self.rev is None:
+            return None  # an object-versioned store, and not the pinned object
         return self.source.commit
 
     @property

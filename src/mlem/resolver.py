@@ -125,6 +125,15 @@ class Resolver:
         """A readable address of ``path`` in ``source``, for messages."""
         return path
 
+    def rev_for(self, source: Source, path: str) -> str | None:
+        """The rev that ``path`` is read at, as a link to it should record.
+
+        ``source.rev`` for storage whose revs version the whole tree (git);
+        storage that versions single objects returns it only for the object
+        the rev names, and None for the others, which are read as they are.
+        """
+        return source.rev
+
     def file_exists(self, source: Source, path: str) -> bool:
         """Whether a metafile exists at ``path``; storage with per-object
         versions may answer for the version ``source.rev`` names."""

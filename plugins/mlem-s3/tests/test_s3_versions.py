@@ -64,6 +64,27 @@ def test_version_applies_to_the_target_metafile_only(s3, versions):
     # the alias is read at its old version, what it points to at its latest
     assert model.data["version"] == 2
     assert model.via[0].location.rev == alias_v1
+    assert model.location.rev is None
+
+
+def test_a_link_through_an_old_version_records_no_foreign_rev(s3, versions, registry):
+    """Following a relative link out of a versioned metafile reaches an object
+    read at its latest version: a link to it must not carry the other
+    object's version id (it would name no version of it)."""
+    project, _, _ = versions
+    bucket_path = project[len("s3://") :]
+    alias_v1 = s3.put(
+        bucket_path + "alias.mlem",
+        b"link_type: model\nobject_type: link\npath: models/rf.mlem\n",
+    )
+    link = api.link("alias", source_project=project, rev=alias_v1, target="through")
+    assert link.rev is None
+    assert "rev:" not in (registry / "through.mlem").read_text()
+    assert api.load_meta("through").data["version"] == 2
+    kept = api.link(
+        "alias", source_project=project, rev=alias_v1, target="kept", follow_links=False
+    )
+    assert kept.rev == alias_v1
 
 
 def test_a_rev_naming_no_version(versions):

@@ -39,6 +39,11 @@ class GCSResolver(Resolver):
     def display_uri(self, source: Source, path: str) -> str:
         return "gs://" + path
 
+    def rev_for(self, source: Source, path: str) -> str | None:
+        from mlem_gcs import store
+
+        return store.version_for(source, path)
+
     def file_exists(self, source: Source, path: str) -> bool:
         from mlem_gcs import store
 

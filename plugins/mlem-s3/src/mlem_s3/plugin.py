@@ -38,6 +38,11 @@ class S3Resolver(Resolver):
     def display_uri(self, source: Source, path: str) -> str:
         return "s3://" + path
 
+    def rev_for(self, source: Source, path: str) -> str | None:
+        from mlem_s3 import store
+
+        return store.version_for(source, path)
+
     def file_exists(self, source: Source, path: str) -> bool:
         from mlem_s3 import store
 
