@@ -19,6 +19,8 @@ from pathlib import Path
 import click
 import pytest
 
+from mlem import hookspecs
+
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 EXAMPLE = DOCS / "examples" / "mlem-static"
@@ -82,27 +84,48 @@ def hook_specs() -> dict[str, list[str]]:
     }
 
 
+def hook_pages() -> dict[str, str]:
+    """Hook name → the text of the docs page of its group."""
+    pages = {}
+    for group, names in hookspecs.GROUPS.items():
+        text = read(f"hooks/{group}.md")
+        pages.update(dict.fromkeys(names, text))
+    return pages
+
+
+def test_every_hook_is_in_one_group() -> None:
+    grouped = [name for names in hookspecs.GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(hook_specs()), (
+        "mlem.hookspecs.GROUPS must name every hook exactly once"
+    )
+
+
 def test_every_hook_has_a_section_with_its_signature() -> None:
-    text = read("plugins.md")
-    documented = {
-        match.group(1): [p.strip() for p in match.group(2).split(",") if p.strip()]
-        for match in HOOK_HEADING.finditer(text)
-    }
     specs = hook_specs()
     assert specs, "mlem.hookspecs defines no hooks"
-    for name, parameters in specs.items():
-        assert name in documented, f"docs/plugins.md has no '### {name}(...)' section"
-        assert documented[name] == parameters, (
-            f"docs/plugins.md shows {name}({', '.join(documented[name])}), "
-            f"but the spec is {name}({', '.join(parameters)})"
-        )
-    stale = sorted(set(documented) - set(specs))
-    assert not stale, f"docs/plugins.md documents hooks that do not exist: {stale}"
+    pages = hook_pages()
+    for group in hookspecs.GROUPS:
+        text = read(f"hooks/{group}.md")
+        documented = {
+            match.group(1): [p.strip() for p in match.group(2).split(",") if p.strip()]
+            for match in HOOK_HEADING.finditer(text)
+        }
+        stale = sorted(set(documented) - set(hookspecs.GROUPS[group]))
+        assert not stale, f"docs/hooks/{group}.md documents other hooks: {stale}"
+        for name in hookspecs.GROUPS[group]:
+            assert name in documented, (
+                f"docs/hooks/{group}.md has no '### {name}(...)' section"
+            )
+            assert documented[name] == specs[name], (
+                f"docs/hooks/{group}.md shows {name}({', '.join(documented[name])}), "
+                f"but the spec is {name}({', '.join(specs[name])})"
+            )
+    assert set(pages) == set(specs)
 
 
 @pytest.mark.parametrize("name", sorted(hook_specs()))
 def test_every_hook_section_says_parameters_and_return(name: str) -> None:
-    by_heading = sections(read("plugins.md"), "###")
+    by_heading = sections(hook_pages()[name], "###")
     body = next(b for h, b in by_heading.items() if h.startswith(name + "("))
     assert "Parameters" in body and "Returns" in body, name
 

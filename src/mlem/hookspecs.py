@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from mlem.objects import MlemLink, MlemObject
     from mlem.resolver import Resolver
 
+#: the hooks by purpose; each group has a page in the docs (docs/hooks/)
+GROUPS: dict[str, tuple[str, ...]] = {
+    "resolvers": ("mlem_register_resolvers",),
+    "objects": ("mlem_register_object_types",),
+    "links": ("mlem_validate_link",),
+    "commands": ("mlem_add_commands",),
+}
+
 # the spec marker is internal: plugins only ever need ``mlem.hookimpl``
 _hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
