@@ -261,7 +261,12 @@ def _not_found_message(location: Location) -> str:
 
 def _is_old_layout(location: Location) -> bool:
     assert location.root is not None
-    return location.fs.isdir(posixpath.join(location.root, OLD_LAYOUT_DIR))
+    # asked for every metafile looked up; on a bucket each answer is a request
+    known = location.source.extra.setdefault("mlem.old_layout", {})
+    if location.root not in known:
+        folder = posixpath.join(location.root, OLD_LAYOUT_DIR)
+        known[location.root] = location.fs.isdir(folder)
+    return bool(known[location.root])
 
 
 def _old_layout_types(location: Location) -> list[str]:
