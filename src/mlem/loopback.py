@@ -2,10 +2,11 @@
 
 Resolver plugins test against real servers (moto's S3, a GCS emulator, git
 daemons), each started by the test suite on a free loopback port and stopped
-after it. :func:`serve` runs such a server as a child process; :class:`FaultProxy`
-stands between a client and a server and breaks responses on purpose, so that
-a resolver's handling of a connection that dies mid-read is tested against a
-real socket, not a mock.
+after it. :func:`serve` runs such a server as a child process;
+:class:`BucketServer` is what tests hold of a running object store;
+:class:`FaultProxy` stands between a client and a server and breaks responses
+on purpose, so that a resolver's handling of a connection that dies mid-read is
+tested against a real socket, not a mock.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import signal
 import socket
 import socketserver
 import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +98,80 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+class BucketServer:
+    """A running object-store server on 127.0.0.1 and how a client reaches it.
+
+    ``env`` holds the variables a client (this process, or a ``mlem``
+    subprocess) needs to reach the server; :attr:`unset` names those that
+    would point it at a real cloud or at a user's own setup. A subclass fills
+    both and implements :meth:`make_filesystem`, :meth:`make_bucket` and
+    :meth:`put` with the storage's own library.
+    """
+
+    #: variables removed from a client's environment
+    unset: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.endpoint = f"http://{HOST}:{port}"
+        self.env: dict[str, str] = {}
+        self._fs: Any = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.endpoint}>"
+
+    def patch_env(self, monkeypatch: Any) -> None:
+        """Point this process at the server (a pytest ``monkeypatch``)."""
+        for name in self.unset:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
+
+    def subprocess_env(self) -> dict[str, str]:
+        """``os.environ`` with :attr:`env` applied and :attr:`unset` removed."""
+        env = {k: v for k, v in os.environ.items() if k not in self.unset}
+        env.update(self.env)
+        return env
+
+    def run_mlem(
+        self, *args: str, cwd: Any, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real ``mlem`` command in a subprocess pointed at the server."""
+        return subprocess.run(
+            [sys.executable, "-m", "mlem", *args],
+            cwd=cwd,
+            env={**self.subprocess_env(), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def filesystem(self) -> Any:
+        """A file system on this server, for setting up tests (made once)."""
+        if self._fs is None:
+            self._fs = self.make_filesystem()
+        return self._fs
+
+    def new_bucket(self, versioned: bool = False) -> str:
+        """A fresh bucket with a name no other test uses; keeping versions if
+        asked."""
+        name = f"mlem-{'v-' if versioned else ''}{uuid.uuid4().hex[:12]}"
+        self.make_bucket(name, versioned=versioned)
+        return name
+
+    def make_filesystem(self) -> Any:
+        """A new fsspec file system on this server, with rights to set up."""
+        raise NotImplementedError
+
+    def make_bucket(self, name: str, versioned: bool = False) -> None:
+        """Create bucket ``name`` (if it is not there), keeping versions if asked."""
+        raise NotImplementedError
+
+    def put(self, path: str, data: bytes) -> str | None:
+        """Write ``data`` at ``bucket/key``; the version written, if any."""
+        raise NotImplementedError
 
 
 class _QuietServer(socketserver.ThreadingTCPServer):
@@ -223,4 +300,11 @@ class FaultProxy:
         handler.wfile.write(data)
 
 
-__all__ = ["FaultProxy", "HOST", "free_port", "serve", "wait_for_port"]
+__all__ = [
+    "HOST",
+    "BucketServer",
+    "FaultProxy",
+    "free_port",
+    "serve",
+    "wait_for_port",
+]

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,26 +42,18 @@ def gcs(gcs_server: GCSServer, monkeypatch: pytest.MonkeyPatch) -> GCSServer:
 @pytest.fixture
 def bucket(gcs: GCSServer) -> str:
     """A fresh bucket that keeps no versions."""
-    name = f"mlem-{uuid.uuid4().hex[:12]}"
-    gcs.make_bucket(name)
-    return name
+    return gcs.new_bucket()
 
 
 @pytest.fixture
 def versioned_bucket(gcs: GCSServer) -> str:
-    name = f"mlem-v-{uuid.uuid4().hex[:12]}"
-    gcs.make_bucket(name, versioned=True)
-    return name
+    return gcs.new_bucket(versioned=True)
 
 
 @pytest.fixture
-def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def registry(mlem_registry: Path) -> Path:
     """A local MLEM project to write links in, as the current directory."""
-    root = tmp_path / "registry"
-    root.mkdir()
-    (root / ".mlem.yaml").write_text("")
-    monkeypatch.chdir(root)
-    return root
+    return mlem_registry
 
 
 @pytest.fixture(scope="session")
@@ -91,17 +80,4 @@ def model_bytes(mlem04_dir: Path) -> bytes:
 @pytest.fixture
 def mlem(gcs: GCSServer):
     """Run the real ``mlem`` command in a subprocess pointed at the emulator."""
-
-    def run(
-        *args: str, cwd: Path, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mlem", *args],
-            cwd=cwd,
-            env={**gcs.subprocess_env(), **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    return run
+    return gcs.run_mlem

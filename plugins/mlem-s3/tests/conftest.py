@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,26 +42,18 @@ def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
 @pytest.fixture
 def bucket(s3: S3Server) -> str:
     """A fresh, unversioned bucket."""
-    name = f"mlem-{uuid.uuid4().hex[:12]}"
-    s3.make_bucket(name)
-    return name
+    return s3.new_bucket()
 
 
 @pytest.fixture
 def versioned_bucket(s3: S3Server) -> str:
-    name = f"mlem-v-{uuid.uuid4().hex[:12]}"
-    s3.make_bucket(name, versioned=True)
-    return name
+    return s3.new_bucket(versioned=True)
 
 
 @pytest.fixture
-def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def registry(mlem_registry: Path) -> Path:
     """A local MLEM project to write links in, as the current directory."""
-    root = tmp_path / "registry"
-    root.mkdir()
-    (root / ".mlem.yaml").write_text("")
-    monkeypatch.chdir(root)
-    return root
+    return mlem_registry
 
 
 @pytest.fixture(scope="session")
@@ -95,17 +84,4 @@ def model_bytes() -> bytes:
 @pytest.fixture
 def mlem(s3: S3Server):
     """Run the real ``mlem`` command in a subprocess pointed at the server."""
-
-    def run(
-        *args: str, cwd: Path, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mlem", *args],
-            cwd=cwd,
-            env={**s3.subprocess_env(), **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    return run
+    return s3.run_mlem

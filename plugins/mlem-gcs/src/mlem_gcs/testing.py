@@ -34,7 +34,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from mlem.loopback import HOST, free_port, serve
+from mlem.loopback import HOST, BucketServer, free_port, serve
 
 PROJECT = "mlem-tests"
 
@@ -77,48 +77,29 @@ def client_env(endpoint: str) -> dict[str, str]:
     }
 
 
-class GCSServer:
+class GCSServer(BucketServer):
     """A running GCS emulator and how to reach it."""
 
+    unset = UNSET
+
     def __init__(self, port: int) -> None:
-        self.port = port
-        self.endpoint = f"http://{HOST}:{port}"
+        super().__init__(port)
         self.env = client_env(self.endpoint)
-        self._fs: Any = None
 
-    def __repr__(self) -> str:
-        return f"<GCSServer {self.endpoint}>"
-
-    def patch_env(self, monkeypatch: Any) -> None:
-        """Point this process at the emulator (a pytest ``monkeypatch``)."""
-        for name in UNSET:
-            monkeypatch.delenv(name, raising=False)
-        for name, value in self.env.items():
-            monkeypatch.setenv(name, value)
-
-    def subprocess_env(self) -> dict[str, str]:
-        """``os.environ`` with :attr:`env` applied and :data:`UNSET` removed."""
-        env = {k: v for k, v in os.environ.items() if k not in UNSET}
-        env.update(self.env)
-        return env
-
-    def filesystem(self) -> Any:
+    def make_filesystem(self) -> Any:
         """A gcsfs file system on the emulator, for setting up tests."""
-        if self._fs is None:
-            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-            from gcsfs.core import GCSFileSystem
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        from gcsfs.core import GCSFileSystem
 
-            self._fs = GCSFileSystem(
-                endpoint_url=self.endpoint,
-                token="anon",
-                project=PROJECT,
-                skip_instance_cache=True,
-                use_listings_cache=False,
-            )
-        return self._fs
+        return GCSFileSystem(
+            endpoint_url=self.endpoint,
+            token="anon",
+            project=PROJECT,
+            skip_instance_cache=True,
+            use_listings_cache=False,
+        )
 
     def make_bucket(self, name: str, versioned: bool = False) -> None:
-        """Create bucket ``name`` (if it is not there), keeping versions if asked."""
         fs = self.filesystem()
         with contextlib.suppress(FileExistsError):
             if not fs.exists(name):

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from mlem.loopback import HOST, free_port, serve
+from mlem.loopback import HOST, BucketServer, free_port, serve
 
 #: a bucket the test credentials may list but whose objects they may not read
 #: or write: for access-denied tests
@@ -64,7 +64,7 @@ UNSET = (
 _SETUP_ACTIONS = 3
 
 
-class S3Server:
+class S3Server(BucketServer):
     """A running moto S3 server and how to reach it.
 
     ``env`` holds the variables a client (this process, or a ``mlem``
@@ -72,14 +72,14 @@ class S3Server:
     endpoint through ``FSSPEC_S3_ENDPOINT_URL``, and no metadata lookups.
     """
 
+    unset = UNSET
+
     def __init__(self, port: int, key_id: str, secret: str) -> None:
-        self.port = port
-        self.endpoint = f"http://{HOST}:{port}"
+        super().__init__(port)
         self.key_id = key_id
         self.secret = secret
-        self._fs: Any = None
         config = os.devnull
-        self.env: dict[str, str] = {
+        self.env = {
             "AWS_ACCESS_KEY_ID": key_id,
             "AWS_SECRET_ACCESS_KEY": secret,
             "AWS_DEFAULT_REGION": REGION,
@@ -89,39 +89,20 @@ class S3Server:
             "FSSPEC_S3_ENDPOINT_URL": self.endpoint,
         }
 
-    def __repr__(self) -> str:
-        return f"<S3Server {self.endpoint}>"
-
-    def patch_env(self, monkeypatch: Any) -> None:
-        """Point this process at the server (a pytest ``monkeypatch``)."""
-        for name in UNSET:
-            monkeypatch.delenv(name, raising=False)
-        for name, value in self.env.items():
-            monkeypatch.setenv(name, value)
-
-    def subprocess_env(self) -> dict[str, str]:
-        """``os.environ`` with :attr:`env` applied and :data:`UNSET` removed."""
-        env = {k: v for k, v in os.environ.items() if k not in UNSET}
-        env.update(self.env)
-        return env
-
-    def filesystem(self) -> Any:
+    def make_filesystem(self) -> Any:
         """An s3fs file system on this server, for setting up tests."""
-        if self._fs is None:
-            import s3fs
+        import s3fs
 
-            self._fs = s3fs.S3FileSystem(
-                endpoint_url=self.endpoint,
-                key=self.key_id,
-                secret=self.secret,
-                skip_instance_cache=True,
-                use_listings_cache=False,
-                version_aware=True,
-            )
-        return self._fs
+        return s3fs.S3FileSystem(
+            endpoint_url=self.endpoint,
+            key=self.key_id,
+            secret=self.secret,
+            skip_instance_cache=True,
+            use_listings_cache=False,
+            version_aware=True,
+        )
 
     def make_bucket(self, name: str, versioned: bool = False) -> None:
-        """Create bucket ``name`` (if it is not there), keeping versions if asked."""
         fs = self.filesystem()
         with contextlib.suppress(FileExistsError):
             fs.mkdir(name)
