@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import posixpath
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,11 +35,16 @@ PROBLEMS: list[tuple[type[Exception], str]] = [
 
 
 class SharedOpener(Opener):
-    """An :class:`Opener` that threads share: each (address, rev) opened once."""
+    """An :class:`Opener` that threads share: each (address, rev) opened once.
+
+    A failure is kept too: a host that is down costs one time-out per check,
+    not one per link into it.
+    """
 
     def __init__(self, pm: Any) -> None:
         super().__init__(pm)
         self._locks: dict[tuple[str, str | None], threading.Lock] = {}
+        self._failed: dict[tuple[str, str | None], Exception] = {}
         self._guard = threading.Lock()
 
     def open(self, uri: str, rev: str | None) -> Any:
@@ -46,7 +52,13 @@ class SharedOpener(Opener):
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            return super().open(uri, rev)
+            if key in self._failed:
+                raise self._failed[key]
+            try:
+                return super().open(uri, rev)
+            except (errors.MlemError, OSError) as exc:
+                self._failed[key] = exc
+                raise
 
 
 def _links_in(opener: Opener, root: Location) -> list[tuple[str, MlemLink | Exception]]:
@@ -86,8 +98,30 @@ def check(
     however many links name it; different projects are checked concurrently.
     """
     pm = get_plugin_manager()
-    pm.resolvers()  # load before threads start
-    opener = SharedOpener(pm)
+    with _snapshots(pm.resolvers()):  # loaded before threads start
+        return _check(SharedOpener(pm), project, rev, max_chain, workers)
+
+
+@contextlib.contextmanager
+def _snapshots(resolvers: list[Any]) -> Iterator[None]:
+    """Let each resolver that can look at a storage once for the whole check
+    (the git resolver lists each remote's refs once): one consistent view,
+    and one round trip per repository instead of one per rev."""
+    with contextlib.ExitStack() as stack:
+        for resolver in resolvers:
+            snapshot = getattr(resolver, "snapshot", None)
+            if snapshot is not None:
+                stack.enter_context(snapshot())
+        yield
+
+
+def _check(
+    opener: SharedOpener,
+    project: str,
+    rev: str | None,
+    max_chain: int | None,
+    workers: int,
+) -> list[dict[str, Any]]:
     root = opener.project_root(project, rev)
     if max_chain is None:
         from mlem.api import project_settings
@@ -102,6 +136,7 @@ def check(
         groups.setdefault(key, []).append((rel, link))
 
     def run(group: list[tuple[str, MlemLink | Exception]]) -> list[dict[str, Any]]:
+        _open_ahead(opener, group)
         return [_check_one(opener, rel, link, max_chain) for rel, link in group]
 
     reports: list[dict[str, Any]] = []
@@ -109,6 +144,22 @@ def check(
         for batch in pool.map(run, groups.values()):
             reports.extend(batch)
     return sorted(reports, key=lambda r: r["path"])
+
+
+def _open_ahead(opener: Opener, group: list[tuple[str, MlemLink | Exception]]) -> None:
+    """Open every project and rev the links name before following any.
+
+    A resolver may then fetch them together: the git resolver fetches all the
+    revs of a repository opened before its first read in one go. A failure
+    here is kept by the opener and reported when its link is checked.
+    """
+    for _rel, link in group:
+        if not isinstance(link, MlemLink) or link.project is None:
+            continue
+        # the rev, not the locked commit: drift is checked against the rev
+        data = {key: value for key, value in link.data.items() if key != "lock"}
+        with contextlib.suppress(errors.MlemError, OSError):
+            target_location(opener, MlemLink(data, location=link.location))
 
 
 def _check_one(

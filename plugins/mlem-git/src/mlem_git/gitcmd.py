@@ -15,7 +15,10 @@ import os
 import re
 import signal
 import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlem._uri import strip_credentials
 from mlem.config import offline
@@ -101,15 +104,21 @@ def _keep_ssh_user(match: re.Match[str]) -> str:
     return scheme
 
 
-def git_env(remote: Remote | None) -> dict[str, str]:
-    """The environment for a git command, with ``remote`` as ``origin``."""
+def git_env(remote: Remote | None, lazy_fetch: bool = True) -> dict[str, str]:
+    """The environment for a git command, with ``remote`` as ``origin``.
+
+    Without ``lazy_fetch``, an object missing from a partial mirror is an
+    error instead of a fetch: the cache fetches only under its lock (see
+    :mod:`mlem_git.mirror`).
+    """
     env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
     # git must fail rather than wait for a password nobody will type
     env["GIT_TERMINAL_PROMPT"] = "0"
     env.setdefault("GCM_INTERACTIVE", "never")
-    if offline():
+    if offline() or not lazy_fetch:
         # no transport is allowed, so even a lazy fetch of a missing blob
-        # fails at once instead of reaching the network
+        # fails at once instead of reaching the network (git before 2.39.4
+        # knows no GIT_NO_LAZY_FETCH)
         env["GIT_ALLOW_PROTOCOL"] = "mlem-offline"
         env["GIT_NO_LAZY_FETCH"] = "1"
     if remote is not None:
@@ -175,21 +184,26 @@ def run(
     timeout: float = LOCAL_TIMEOUT,
     what: str = "",
     outside: bool = False,
+    lazy_fetch: bool = True,
 ) -> Result:
     """Run ``git [--git-dir=git_dir] *args`` and return what it did.
 
     With ``outside``, git must not take ``cwd`` or a folder above it for a
     repository (``ls-remote`` run in a user's clone would read its
-    ``origin``). A command that outlives ``timeout`` is killed with every
-    process it started, and is a :class:`~mlem.errors.StorageError` that
-    starts with ``what`` (``"cannot fetch ..."``).
+    ``origin``). Without ``lazy_fetch``, a missing object fails the command
+    (see :func:`git_env`). A command that outlives ``timeout`` is killed with
+    every process it started, and is a :class:`~mlem.errors.StorageError`
+    that starts with ``what`` (``"cannot fetch ..."``). A command that talks
+    to ``remote`` does not outlive this process either (on Linux): it may
+    hold the cache's lock files, which only a live holder of the cache lock
+    may do.
     """
     command = ["git"]
     if git_dir is not None:
         command.append(f"--git-dir={git_dir}")
     command.extend(args)
     logger.debug("running %s", " ".join(command))
-    env = git_env(remote)
+    env = git_env(remote, lazy_fetch=lazy_fetch)
     if outside and cwd is not None:
         env["GIT_CEILING_DIRECTORIES"] = os.path.dirname(os.path.realpath(cwd))
     try:
@@ -203,6 +217,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_dies_with_parent() if remote is not None else None,
         )
     except FileNotFoundError:
         raise StorageError(
@@ -217,10 +232,53 @@ def run(
             f"{what or 'git'}: no answer within {timeout:g} s; is the host "
             f"reachable? (set {TIMEOUT_ENV} to wait longer)"
         ) from None
+    except BaseException:
+        # Ctrl-C reaches this process, not git in its own session: end git
+        # too, rather than leave it fetching into the cache unlocked
+        kill_group(proc)
+        proc.wait()
+        raise
     text = stderr.decode("utf-8", "replace")
     if remote is not None:
         text = remote.scrub(text)
     return Result(proc.returncode, stdout, text)
+
+
+def _dies_with_parent() -> Callable[[], None] | None:
+    """What a child runs before ``exec`` so that the kernel kills it when the
+    thread that started it ends; None where there is no such thing.
+
+    git runs in a session of its own, so a SIGKILL to this process's group
+    (a cancelled CI job, a killed terminal) would leave it fetching, with no
+    lock held. Linux only (``PR_SET_PDEATHSIG``); the calling thread waits for
+    the command, so it outlives it.
+    """
+    global _PRCTL
+    if not sys.platform.startswith("linux"):
+        return None
+    if _PRCTL is None:
+        import ctypes
+
+        try:
+            _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _PRCTL = False
+    if _PRCTL is False:
+        return None
+    prctl = _PRCTL
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            # the parent died before the line above: nobody waits for us
+            os._exit(1)
+
+    return preexec
+
+
+_PR_SET_PDEATHSIG = 1
+_PRCTL: Any = None
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

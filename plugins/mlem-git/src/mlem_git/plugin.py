@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from contextlib import AbstractContextManager
 
 from mlem import hookimpl
 from mlem._uri import scheme_of, strip_credentials
@@ -60,7 +61,14 @@ class GitResolver(Resolver):
         repo = found.address
         at = found.rev or found.branch
         where = f"{repo.clean} at rev {at}" if at else repo.clean
-        fs = GitTreeFS(found.git_dir, found.commit, found.remote, where=where)
+        fs = GitTreeFS(
+            found.git_dir,
+            found.commit,
+            found.remote,
+            where=where,
+            mirror=found.mirror,
+            pending=found.pending,
+        )
         return Source(
             resolver=self,
             fs=fs,
@@ -76,6 +84,20 @@ class GitResolver(Resolver):
                 "branch": found.branch,
             },
         )
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """While the block runs, each remote's branches and tags are listed
+        once, every rev is resolved against that listing, and the revs of a
+        repository opened before any is read are fetched together.
+
+        For work over many links at once (``mlem check``): a registry with a
+        thousand links at five tags of one repository costs one
+        ``ls-remote`` and one fetch, and sees one consistent state of it.
+        See :mod:`mlem_git.snapshot`.
+        """
+        from mlem_git.snapshot import snapshot
+
+        return snapshot()
 
     def project_uri(self, source: Source, root: str) -> str:
         return project_uri(_address(source), root)

@@ -1,11 +1,18 @@
-"""A remote's branches and tags, learnt with one ``git ls-remote``."""
+"""A remote's branches and tags, learnt with one ``git ls-remote``.
+
+Each resolution of a branch or tag lists the remote again, so that a process
+that resolves ``main`` after someone pushed to it sees the push; inside a
+:func:`mlem_git.snapshot.snapshot`, each remote is listed once.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
-from mlem_git import gitcmd
+from mlem.errors import MlemError
+from mlem_git import gitcmd, snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +125,38 @@ def ls_remote(remote: gitcmd.Remote, cwd: str) -> RemoteRefs:
     refs = RemoteRefs.parse(result.stdout.decode("utf-8", "replace"))
     logger.debug("%s: %d refs, HEAD -> %s", remote.clean, len(refs.refs), refs.head_ref)
     return refs
+
+
+def listing(remote: gitcmd.Remote, cwd: str) -> RemoteRefs:
+    """:func:`ls_remote`, or, in a :func:`mlem_git.snapshot.snapshot`, the
+    listing (or the failure) already met there.
+
+    Threads that want the same remote at once wait for one ``ls-remote``;
+    different remotes are listed side by side.
+    """
+    state = snapshot.STATE
+    # keyed by the URL git talks to: other credentials may see other refs
+    key = remote.url
+    with state.guard:
+        depth = state.depth
+        found = state.listings.get(key) if depth else None
+        lock = state.listing_locks.setdefault(key, threading.Lock()) if depth else None
+    if lock is None:
+        return ls_remote(remote, cwd)
+    if found is None:
+        with lock:
+            with state.guard:
+                found = state.listings.get(key)
+            if found is None:
+                try:
+                    found = ls_remote(remote, cwd)
+                except MlemError as exc:
+                    # a remote that is down stays down for the whole check,
+                    # rather than costing a time-out per link
+                    found = exc
+                with state.guard:
+                    if state.depth:
+                        state.listings[key] = found
+    if isinstance(found, Exception):
+        raise found
+    return found

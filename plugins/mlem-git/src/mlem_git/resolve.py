@@ -5,8 +5,10 @@ Remote repositories go through the cache (:mod:`mlem_git.mirror`):
 - a commit the mirror already holds (the rev is a full sha, or a short one of
   at least 7 digits) is taken from it without any network;
 - a full sha it lacks is fetched by itself;
-- a branch or tag costs one ``git ls-remote``, and a fetch only if the mirror
-  lacks the commit it points to;
+- a branch or tag costs one ``git ls-remote``, and a fetch only if the
+  mirror lacks the commit it points to; in a snapshot (see
+  :mod:`mlem_git.snapshot`), one ``ls-remote`` per remote, and the fetch
+  waits for the first read, to take every rev wanted by then;
 - no rev means the remote's default branch (what its HEAD points to);
 - a short sha no branch or tag is named after makes the mirror fetch every
   branch and tag, then is looked up there.
@@ -31,10 +33,10 @@ from mlem.errors import (
     RevisionsNotSupportedError,
     StorageError,
 )
-from mlem_git import gitcmd
+from mlem_git import gitcmd, snapshot
 from mlem_git.address import Address, is_full_sha, is_short_sha
 from mlem_git.mirror import Mirror
-from mlem_git.refs import RemoteRefs, ls_remote
+from mlem_git.refs import RemoteRefs, listing
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,10 @@ class Resolved:
     branch: str | None
     #: how git reaches the remote; None for a local repository
     remote: gitcmd.Remote | None
+    #: the cached mirror ``git_dir`` is; None for a local repository
+    mirror: Mirror | None = None
+    #: the ref to fetch ``commit`` with before reading it, if not fetched yet
+    pending: str | None = None
 
 
 def resolve(address: Address, rev: str | None) -> Resolved:
@@ -105,7 +111,10 @@ def _resolve_remote(address: Address, rev: str | None) -> Resolved:
 
     what = f"cannot fetch {at}"
     if rev is not None and is_full_sha(rev):
-        if not mirror.fetch_commit(rev, what):
+        if snapshot.wanted(mirror.path):
+            # the revs opened before it are likely to bring it
+            mirror.fetch_wanted(what)
+        if mirror.commit_of(rev) is None and not mirror.fetch_commit(rev, what):
             raise RevisionNotFoundError(
                 f"rev {rev} not found in {where}: the remote has no such commit"
             )
@@ -126,6 +135,17 @@ def _resolve_remote(address: Address, rev: str | None) -> Resolved:
     else:
         ref = refs.lookup(rev)
     if ref is not None:
+        if (
+            rev is not None
+            and snapshot.active()
+            and mirror.commit_of(ref.commit) is None
+        ):
+            # fetched with the other revs of this repository on first read
+            mirror.want(ref.name, ref.commit)
+            result = _remote_result(
+                address, mirror, ref.commit, base, rev, None, remote
+            )
+            return dataclasses.replace(result, pending=ref.name)
         commit = mirror.fetch_ref(ref.name, ref.commit, what)
         if rev is None:
             mirror.remember_default(ref.name)
@@ -182,7 +202,7 @@ def _ls_remote(remote: gitcmd.Remote, mirror: Mirror) -> RemoteRefs:
             f"cannot use the git cache in {mirror.root}: {exc.strerror or exc}; "
             "set MLEM_CACHE_DIR to a writable folder"
         ) from exc
-    return ls_remote(remote, cwd=mirror.root)
+    return listing(remote, cwd=mirror.root)
 
 
 def _known(refs: RemoteRefs) -> str:
@@ -200,7 +220,8 @@ def _remote_result(
     remote: gitcmd.Remote,
 ) -> Resolved:
     top = dataclasses.replace(address, path="", web_tail=())
-    return Resolved(top, mirror.path, commit, base, rev, branch, remote)
+    snapshot.resolved(mirror.path, commit)
+    return Resolved(top, mirror.path, commit, base, rev, branch, remote, mirror)
 
 
 def _resolve_local(address: Address, rev: str | None) -> Resolved:
