@@ -18,16 +18,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlem import metafile
-from mlem.errors import LinkCycleError, LinkRefusedError, ObjectTypeError
-from mlem.links import (
-    MAX_CHAIN,
-    _identity,
-    check_link_type,
-    check_target_type,
-    read_object,
-    target_location,
-)
+from mlem.errors import MlemError, ObjectTypeError
+from mlem.links import Walk, read_metafile, read_object
 from mlem.location import Location, Opener
 from mlem.objects import MLEM_EXT, MlemLink, MlemObject
 from mlem.plugins import get_plugin_manager
@@ -43,13 +35,16 @@ logger = logging.getLogger(__name__)
 class _Chain:
     """One path's walk along its links."""
 
-    __slots__ = ("links", "seen", "current", "error")
+    __slots__ = ("walk", "current", "error")
 
     def __init__(self) -> None:
-        self.links: list[MlemLink] = []
-        self.seen: set[tuple[str, str]] = set()
+        self.walk = Walk()
         self.current: MlemObject | None = None
         self.error: Exception | None = None
+
+    @property
+    def links(self) -> list[MlemLink]:
+        return self.walk.links
 
 
 def load_many(
@@ -97,8 +92,8 @@ def load_many(
                 chain.error = obj
                 continue
             try:
-                check_target_type(chain.links[-1], obj)
-            except ObjectTypeError as exc:
+                chain.walk.accept(chain.links[-1], obj)
+            except MlemError as exc:
                 chain.error = exc
                 continue
             chain.current = obj
@@ -133,28 +128,10 @@ def _next_step(opener: Opener, chain: _Chain) -> Location | None:
     link = chain.current
     assert isinstance(link, MlemLink)
     try:
-        key = _identity(link)
-        if key in chain.seen:
-            names = " -> ".join(str(one.location) for one in chain.links)
-            raise LinkCycleError(
-                f"links loop: {names} -> {link.location}; point one of them at an "
-                "object"
-            )
-        if len(chain.links) >= MAX_CHAIN:
-            raise LinkCycleError(
-                f"more than {MAX_CHAIN} links from {chain.links[0].location}; "
-                "is there a loop?"
-            )
-        chain.seen.add(key)
-        chain.links.append(link)
-        target = target_location(opener, link)
-        reason = opener.pm.validate_link(link, target.display(), "follow")
-        if reason:
-            raise LinkRefusedError(f"refused to follow {link.location}: {reason}")
+        return chain.walk.target_of(opener, link)
     except Exception as exc:
         chain.error = exc
         return None
-    return target
 
 
 def _read_batch(
@@ -187,7 +164,7 @@ def _read_batch(
             try:
                 if isinstance(data, bytes):
                     found = Location(source, path, location.root)
-                    result[index] = _build(opener, found, data)
+                    result[index] = read_metafile(opener, found, data)
                 elif data is None or isinstance(data, FileNotFoundError):
                     result[index] = read_object(opener, location, type_hint)
                 else:
@@ -200,12 +177,3 @@ def _read_batch(
 def _direct_path(location: Location) -> str:
     path = location.path
     return path if path.endswith(MLEM_EXT) else path + MLEM_EXT
-
-
-def _build(opener: Opener, found: Location, raw: bytes) -> MlemObject:
-    where = found.display()
-    data = metafile.parse(raw, where)
-    obj = metafile.build(data, found, opener.pm.object_types(), where)
-    if isinstance(obj, MlemLink):
-        check_link_type(opener, obj)
-    return obj

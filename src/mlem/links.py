@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import posixpath
@@ -38,20 +39,30 @@ def read_object(
     return read_metafile(opener, find_metafile(location, type_hint))
 
 
-def read_metafile(opener: Opener, found: Location) -> MlemObject:
-    """The object in the metafile at ``found``."""
+def read_metafile(
+    opener: Opener, found: Location, raw: bytes | None = None
+) -> MlemObject:
+    """The object in the metafile at ``found`` (whose bytes are ``raw``, when
+    the caller has already read them)."""
     where = found.display()
-    logger.debug("reading %s", where)
-    try:
-        with storage_errors(found.source, found.path):
-            raw = found.source.resolver.read_file(found.source, found.path)
-    except FileNotFoundError as exc:
-        if isinstance(exc, MlemError):
-            raise
-        raise ObjectNotFoundError(f"{where} disappeared while it was read") from exc
-    data = metafile.parse(raw, where)
+    if raw is None:
+        logger.debug("reading %s", where)
+        try:
+            with storage_errors(found.source, found.path):
+                raw = found.source.resolver.read_file(found.source, found.path)
+        except FileNotFoundError as exc:
+            if isinstance(exc, MlemError):
+                raise
+            raise ObjectNotFoundError(f"{where} disappeared while it was read") from exc
+    sha256 = hashlib.sha256(raw).hexdigest()
+    # a registry's links repeat the same few bytes many times over: parse each
+    # distinct metafile once per call, and hand every object its own copy
+    parsed = opener.parsed.get(sha256)
+    if parsed is None:
+        parsed = opener.parsed[sha256] = metafile.parse(raw, where)
+    data = copy.deepcopy(parsed)
     obj = metafile.build(data, found, opener.pm.object_types(), where)
-    obj.sha256 = hashlib.sha256(raw).hexdigest()
+    obj.sha256 = sha256
     if isinstance(obj, MlemLink):
         check_link_type(opener, obj)
     return obj
@@ -105,40 +116,62 @@ def _anchor_project(link: MlemLink) -> str:
     return project
 
 
-def follow(opener: Opener, obj: MlemObject, max_chain: int | None = None) -> MlemObject:
-    """Follow ``obj`` while it is a link; the object at the end of the chain.
+class Walk:
+    """One walk along a chain of links: the checks every step makes.
 
+    :func:`follow` walks one chain; :func:`mlem.batch.load_many` walks many
+    side by side. Both take each step through :meth:`target_of` and
+    :meth:`accept`, so they refuse the same things in the same words.
     More than ``max_chain`` links (default :data:`MAX_CHAIN`) is taken for a
-    loop that ``seen`` could not catch, such as one through ever-new revs.
+    loop that the links already seen could not catch, such as one through
+    ever-new revs.
     """
-    max_chain = MAX_CHAIN if max_chain is None else max_chain
-    chain: list[MlemLink] = []
-    seen: set[tuple[str, str]] = set()
-    current = obj
-    while isinstance(current, MlemLink):
-        key = _identity(current)
-        if key in seen:
-            names = " -> ".join(str(link.location) for link in chain)
+
+    def __init__(self, max_chain: int | None = None) -> None:
+        self.max_chain = MAX_CHAIN if max_chain is None else max_chain
+        #: the links followed so far, first one first
+        self.links: list[MlemLink] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def target_of(self, opener: Opener, link: MlemLink) -> Location:
+        """Where ``link`` points, once it is known not to loop and allowed."""
+        key = _identity(link)
+        if key in self._seen:
+            names = " -> ".join(str(one.location) for one in self.links)
             raise LinkCycleError(
-                f"links loop: {names} -> {current.location}; "
+                f"links loop: {names} -> {link.location}; "
                 "point one of them at an object"
             )
-        if len(chain) >= max_chain:
+        if len(self.links) >= self.max_chain:
             raise LinkCycleError(
-                f"more than {max_chain} links from {chain[0].location}; "
+                f"more than {self.max_chain} links from {self.links[0].location}; "
                 "is there a loop?"
             )
-        seen.add(key)
-        chain.append(current)
-        target = target_location(opener, current)
-        reason = opener.pm.validate_link(current, target.display(), "follow")
+        self._seen.add(key)
+        self.links.append(link)
+        target = target_location(opener, link)
+        reason = opener.pm.validate_link(link, target.display(), "follow")
         if reason:
-            raise LinkRefusedError(f"refused to follow {current.location}: {reason}")
+            raise LinkRefusedError(f"refused to follow {link.location}: {reason}")
+        return target
+
+    @staticmethod
+    def accept(link: MlemLink, following: MlemObject) -> None:
+        """Refuse what ``link`` reached if its lock or type says otherwise."""
+        check_lock(link, following)
+        check_target_type(link, following)
+
+
+def follow(opener: Opener, obj: MlemObject, max_chain: int | None = None) -> MlemObject:
+    """Follow ``obj`` while it is a link; the object at the end of the chain."""
+    walk = Walk(max_chain)
+    current = obj
+    while isinstance(current, MlemLink):
+        target = walk.target_of(opener, current)
         following = read_object(opener, target, current.link_type)
-        check_lock(current, following)
-        check_target_type(current, following)
+        walk.accept(current, following)
         current = following
-    current.via = chain
+    current.via = walk.links
     return current
 
 

@@ -13,7 +13,7 @@ import logging
 import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlem._uri import strip_credentials
 from mlem.errors import (
@@ -100,6 +100,8 @@ class Opener:
     def __init__(self, pm: PluginManager) -> None:
         self.pm = pm
         self.cache: dict[tuple[str, str | None], Source] = {}
+        #: sha256 of a metafile's bytes -> what it parsed to
+        self.parsed: dict[str, dict[str, Any]] = {}
 
     def open(self, uri: str, rev: str | None) -> Source:
         key = (uri, rev)

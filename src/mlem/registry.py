@@ -98,20 +98,18 @@ def check(
     however many links name it; different projects are checked concurrently.
     """
     pm = get_plugin_manager()
-    with _snapshots(pm.resolvers()):  # loaded before threads start
+    with snapshots(pm.resolvers()):  # loaded before threads start
         return _check(SharedOpener(pm), project, rev, max_chain, workers)
 
 
 @contextlib.contextmanager
-def _snapshots(resolvers: list[Any]) -> Iterator[None]:
-    """Let each resolver that can look at a storage once for the whole check
-    (the git resolver lists each remote's refs once): one consistent view,
-    and one round trip per repository instead of one per rev."""
+def snapshots(resolvers: list[Any]) -> Iterator[None]:
+    """Every resolver's :meth:`~mlem.resolver.Resolver.snapshot` at once: for
+    work over many links, one look at each storage (the git resolver lists
+    each remote's refs once)."""
     with contextlib.ExitStack() as stack:
         for resolver in resolvers:
-            snapshot = getattr(resolver, "snapshot", None)
-            if snapshot is not None:
-                stack.enter_context(snapshot())
+            stack.enter_context(resolver.snapshot())
         yield
 
 
@@ -230,7 +228,18 @@ def update(
     written with ``dry_run``.
     """
     pm = get_plugin_manager()
-    opener = Opener(pm)
+    with snapshots(pm.resolvers()):
+        return _update(Opener(pm), links, project, all_links, rev, dry_run)
+
+
+def _update(
+    opener: Opener,
+    links: Iterable[str],
+    project: str,
+    all_links: bool,
+    rev: str | None,
+    dry_run: bool,
+) -> list[dict[str, Any]]:
     chosen: list[MlemLink] = []
     for name in links:
         obj = read_object(opener, opener.locate(name, None, None))

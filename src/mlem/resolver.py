@@ -9,6 +9,7 @@ small file-system surface described by :class:`FileSystem`.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
@@ -124,6 +125,15 @@ class Resolver:
     def display_uri(self, source: Source, path: str) -> str:
         """A readable address of ``path`` in ``source``, for messages."""
         return path
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """A block of work over many links (``mlem check``, ``mlem update
+        --all``, :func:`mlem.batch.load_many`) in which the resolver may look
+        at each storage once and answer every address from that one look:
+        one consistent view, one round trip per storage instead of one per
+        rev. Outside the block, each :meth:`open` looks afresh. The default
+        does nothing."""
+        return nullcontext()
 
     def rev_for(self, source: Source, path: str) -> str | None:
         """The rev that ``path`` is read at, as a link to it should record.
