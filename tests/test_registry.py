@@ -181,9 +181,12 @@ def test_cache_info_and_clean(mlem, tmp_path):
     assert str(cache) in info.stdout
     assert "git/repo-1.git" in info.stdout
     assert "1,000 bytes" in info.stdout
+    (cache / "notes.txt").write_text("the user's own file")
+    (cache / "other").mkdir()
     cleaned = mlem("cache", "clean", cwd=tmp_path)
     assert "Removed 1,000 bytes" in cleaned.stdout
-    assert list(cache.iterdir()) == []
+    # only what a resolver keeps there goes: the folder is the user's
+    assert sorted(p.name for p in cache.iterdir()) == ["notes.txt", "other"]
 
 
 def test_over_long_chains_are_reported_with_a_configurable_limit(registry, mlem):

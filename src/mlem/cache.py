@@ -1,8 +1,11 @@
 """The per-user cache folder: what is in it, and emptying it.
 
-Resolvers keep what they fetch under :func:`mlem.config.cache_dir`, each in a
-folder of its own (the git plugin's mirrors are in ``git/``). Emptying it is
-always safe: everything is fetched again on demand.
+Resolvers keep what they fetch under :func:`mlem.config.cache_dir`, each in
+the folder its :attr:`~mlem.resolver.Resolver.cache_folder` names (the git
+plugin's mirrors are in ``git/``). Only those folders are reported or
+emptied: the cache folder is the user's to choose, and may hold other files
+(a mistaken ``MLEM_CACHE_DIR=~`` must not cost anyone their home folder).
+Emptying them is safe: everything is fetched again on demand.
 """
 
 from __future__ import annotations
@@ -28,35 +31,39 @@ def _size(path: Path) -> int:
     return total
 
 
-def info() -> dict[str, Any]:
-    """The cache's path, and the size of each of its entries."""
+def _folders() -> list[Path]:
+    """The cache folders of the loaded resolvers."""
+    from mlem.plugins import get_plugin_manager
+
     root = cache_dir()
+    names = {r.cache_folder for r in get_plugin_manager().resolvers() if r.cache_folder}
+    return [root / name for name in sorted(names)]
+
+
+def info() -> dict[str, Any]:
+    """The cache's path, and the size of each entry in the resolvers' folders."""
     entries = []
-    if root.is_dir():
-        for kind in sorted(root.iterdir()):
-            children = sorted(kind.iterdir()) if kind.is_dir() else [kind]
-            for child in children:
-                if child.name.endswith(".lock"):
-                    continue  # a resolver's lock file, not content
-                name = str(child.relative_to(root))
-                entries.append({"name": name, "bytes": _size(child)})
+    for folder in _folders():
+        if not folder.is_dir():
+            continue
+        for child in sorted(folder.iterdir()):
+            if child.name.startswith(".") or child.name.endswith(".lock"):
+                continue  # a resolver's lock or unfinished work, not content
+            name = str(child.relative_to(folder.parent))
+            entries.append({"name": name, "bytes": _size(child)})
     return {
-        "path": str(root),
+        "path": str(cache_dir()),
         "entries": entries,
         "bytes": sum(e["bytes"] for e in entries),
     }
 
 
 def clean() -> int:
-    """Delete the cache's contents; the number of bytes freed."""
-    root = cache_dir()
-    if not root.is_dir():
-        return 0
+    """Empty the resolvers' cache folders; the number of bytes freed."""
     freed = 0
-    for child in root.iterdir():
-        freed += _size(child)
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
+    for folder in _folders():
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        freed += _size(folder)
+        shutil.rmtree(folder, ignore_errors=True)
     return freed

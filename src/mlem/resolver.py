@@ -98,6 +98,10 @@ class Resolver:
     supports_revs: ClassVar[bool] = False
     #: ``fallback`` resolvers are asked last, ``override`` ones first
     priority: ClassVar[str] = "normal"
+    #: the folder under the cache (:func:`mlem.config.cache_dir`) this
+    #: resolver keeps what it fetches in, if any; ``mlem cache`` reports and
+    #: empties only such folders
+    cache_folder: ClassVar[str | None] = None
 
     def claims(self, uri: str, rev: str | None) -> bool:
         """Whether this resolver handles ``uri`` (at ``rev``); no I/O."""

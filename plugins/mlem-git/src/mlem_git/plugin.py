@@ -32,6 +32,7 @@ class GitResolver(Resolver):
     supports_revs = True
     # asked before the local resolver, which takes every path it is left
     priority = "normal"
+    cache_folder = "git"
 
     def claims(self, uri: str, rev: str | None) -> bool:
         """Remotes always; a local path only with a rev, or when it is in a
