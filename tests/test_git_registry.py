@@ -155,3 +155,27 @@ def test_get_through_a_link_to_the_example(github, tmp_path, monkeypatch):
     with pytest.raises(ArtifactError, match="stored in DVC"):
         api.get("dvc", tmp_path / "dvc-out")
     assert not (tmp_path / "dvc-out").exists()
+
+
+def test_get_refuses_local_files_named_by_a_remote_metafile(tmp_path, monkeypatch):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("this machine's secret")
+    digest = hashlib.md5(secret.read_bytes()).hexdigest()
+    size = secret.stat().st_size
+    files = {}
+    for name, uri in (("abs", str(secret)), ("fileuri", secret.as_uri())):
+        files[f"models/{name}.mlem"] = (
+            f"object_type: model\nartifacts:\n  data:\n    uri: {uri}\n"
+            f"    size: {size}\n    hash: {digest}\n"
+        ).encode()
+    work = tmp_path / "evil-work"
+    testing.commit_tree(work, {".mlem.yaml": b"", **files}, "evil")
+    base = tmp_path / "served"
+    testing.serve_copy(work, base, "evil.git")
+    with testing.GitDaemon(base) as daemon:
+        url = daemon.url_of("evil.git")
+        for name in ("abs", "fileuri"):
+            out = tmp_path / f"out-{name}"
+            with pytest.raises(ArtifactError, match="names a local file"):
+                api.get(f"models/{name}", out, project=url)
+            assert not out.exists()

@@ -25,6 +25,9 @@ def registry(mlem04_project: Path, tmp_path: Path, monkeypatch) -> Path:
     return reg
 
 
+CLF_MD5 = "67be2254a4dec1fcf4ac6bc8fa3ab011"
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -203,3 +206,56 @@ def test_over_long_chains_are_reported_with_a_configurable_limit(registry, mlem)
     assert statuses["c5.mlem"] == "cycle" and statuses["c1.mlem"] is None
     (registry / ".mlem.yaml").write_text("links:\n  max_chain: 3\n")
     assert mlem("check", cwd=registry).returncode == 1
+
+
+def _model_with(project: Path, artifacts: str) -> None:
+    (project / "models" / "odd.mlem").write_text(
+        f"object_type: model\nartifacts:\n{artifacts}"
+    )
+
+
+def test_get_into_an_existing_folder_leaves_no_staging(
+    registry, mlem04_project, tmp_path
+):
+    out = tmp_path / "deploy"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    api.get("models/clf", out, project=str(mlem04_project))
+    assert sorted(p.name for p in out.iterdir()) == ["clf", "clf.mlem", "keep.txt"]
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "message"),
+    [
+        ("  data:\n    uri: clf\n", "records no size"),
+        ("  data:\n    uri: clf\n    size: 827\n", "records no md5"),
+        ("  data:\n    uri: clf\n    size: big\n    hash: x\n", "records no size"),
+        (
+            f"  a:\n    uri: clf\n    size: 827\n    hash: {CLF_MD5}\n"
+            f"  b:\n    uri: ./clf\n    size: 827\n    hash: {CLF_MD5}\n",
+            "two artifacts at clf",
+        ),
+        (
+            "  data:\n    uri: ../../secret\n    size: 1\n    hash: " + "a" * 32 + "\n",
+            "leaves the metafile's folder",
+        ),
+    ],
+)
+def test_get_refuses_what_it_cannot_verify(
+    mlem04_project, tmp_path, artifacts, message
+):
+    _model_with(mlem04_project, artifacts)
+    out = tmp_path / "out"
+    with pytest.raises(ArtifactError, match=message):
+        api.get("models/odd", out, project=str(mlem04_project))
+    assert not out.exists()
+
+
+def test_get_with_a_folder_in_the_way_changes_nothing(mlem04_project, tmp_path):
+    out = tmp_path / "out"
+    (out / "clf").mkdir(parents=True)
+    (out / "clf.mlem").write_text("yesterday's metafile")
+    with pytest.raises(ArtifactError, match="is a folder"):
+        api.get("models/clf", out, project=str(mlem04_project))
+    assert (out / "clf.mlem").read_text() == "yesterday's metafile"
+    assert sorted(p.name for p in out.iterdir()) == ["clf", "clf.mlem"]
