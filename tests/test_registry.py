@@ -259,3 +259,17 @@ def test_get_with_a_folder_in_the_way_changes_nothing(mlem04_project, tmp_path):
         api.get("models/clf", out, project=str(mlem04_project))
     assert (out / "clf.mlem").read_text() == "yesterday's metafile"
     assert sorted(p.name for p in out.iterdir()) == ["clf", "clf.mlem"]
+
+
+def test_update_refuses_to_lock_a_broken_chain(registry, mlem):
+    (registry / "a.mlem").write_text(
+        "link_type: model\nobject_type: link\npath: b.mlem\n"
+    )
+    (registry / "b.mlem").write_text(
+        "link_type: model\nobject_type: link\npath: a.mlem\n"
+    )
+    before = (registry / "a.mlem").read_bytes()
+    result = mlem("update", "a", cwd=registry)
+    assert result.returncode == 1
+    assert "links loop" in result.stderr
+    assert (registry / "a.mlem").read_bytes() == before

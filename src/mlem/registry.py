@@ -256,15 +256,26 @@ def _update(
             if obj.lock:
                 chosen.append(obj)
 
+    # everything is resolved and checked before anything is written: a link
+    # whose chain is broken is an error, and no other link is rewritten
+    planned = [_plan_update(opener, link, rev) for link in chosen]
     reports = []
-    for link in chosen:
-        reports.append(_update_one(opener, link, rev, dry_run))
+    for link, data, report in planned:
+        if report["changed"] and not dry_run:
+            where = link.location
+            assert where is not None
+            where.source.resolver.write_file(
+                where.source, where.path, metafile.dump(data)
+            )
+            report["written"] = True
+        reports.append(report)
     return reports
 
 
-def _update_one(
-    opener: Opener, link: MlemLink, rev: str | None, dry_run: bool
-) -> dict[str, Any]:
+def _plan_update(
+    opener: Opener, link: MlemLink, rev: str | None
+) -> tuple[MlemLink, dict[str, Any], dict[str, Any]]:
+    """The link's new content, and its report; raises if it would not resolve."""
     new_rev = rev if rev is not None else link.rev
     if link.project is None:
         target = target_location(opener, link)
@@ -280,7 +291,14 @@ def _update_one(
     commit = found.commit if link.project is not None else None
     lock = {k: v for k, v in (("commit", commit), ("sha256", obj.sha256)) if v}
     old = link.lock or {}
-    changed = lock != old or new_rev != link.rev
+    data = dict(link.data)
+    data["lock"] = lock
+    if new_rev is None:
+        data.pop("rev", None)
+    else:
+        data["rev"] = new_rev
+    # the updated link must resolve all the way, as check would want it
+    follow(opener, MlemLink(data, location=link.location))
     report = {
         "path": str(link.location),
         "old": old.get("commit"),
@@ -288,18 +306,7 @@ def _update_one(
         "old_sha256": old.get("sha256"),
         "new_sha256": lock.get("sha256"),
         "rev": new_rev,
-        "changed": changed,
+        "changed": lock != old or new_rev != link.rev,
         "written": False,
     }
-    if changed and not dry_run:
-        data = dict(link.data)
-        data["lock"] = lock
-        if new_rev is None:
-            data.pop("rev", None)
-        else:
-            data["rev"] = new_rev
-        where = link.location
-        assert where is not None
-        where.source.resolver.write_file(where.source, where.path, metafile.dump(data))
-        report["written"] = True
-    return report
+    return link, data, report
