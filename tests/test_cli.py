@@ -162,3 +162,15 @@ def test_usage_errors_exit_non_zero(mlem, tmp_path):
     result = mlem("link", "only-one-arg", cwd=tmp_path)
     assert result.returncode == 2
     assert "Missing argument" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["ls"], ["check"], ["update", "--all", "--project"]]
+)
+def test_a_project_that_is_not_there(mlem, mlem04_project, tmp_path, command):
+    missing = one_line_error(mlem(*command, str(tmp_path / "nowhere"), cwd=tmp_path))
+    assert "no folder" in missing and "nowhere" in missing
+    a_file = one_line_error(
+        mlem(*command, str(mlem04_project / "models" / "clf"), cwd=tmp_path)
+    )
+    assert "is a file, not a project folder" in a_file

@@ -30,6 +30,10 @@ class ObjectNotFoundError(MlemError, FileNotFoundError):
     """No MLEM object at the path asked for."""
 
 
+class NotAProjectError(MlemError, NotADirectoryError):
+    """A project was asked for where there is a file."""
+
+
 class RevisionNotFoundError(MlemError, FileNotFoundError):
     """The rev names no branch, tag, commit or object version."""
 

@@ -19,6 +19,7 @@ from mlem._uri import strip_credentials
 from mlem.errors import (
     LinkEscapeError,
     MlemError,
+    NotAProjectError,
     ObjectNotFoundError,
     StorageAccessError,
     StorageError,
@@ -128,6 +129,17 @@ class Opener:
         """The location of a project's root folder."""
         source = self.open(project, rev)
         with storage_errors(source):
+            # "" is the root of a repository or bucket, always a folder
+            if source.base and not source.fs.isdir(source.base):
+                at = f" at rev {rev}" if rev else ""
+                if source.fs.isfile(source.base):
+                    raise NotAProjectError(
+                        f"{source.display}{at} is a file, not a project folder; "
+                        "name the folder that holds .mlem.yaml"
+                    )
+                raise ObjectNotFoundError(
+                    f"no folder {source.display}{at}; check the address"
+                )
             root = find_root(source.fs, source.base, source.boundary)
         if root is None:
             root = source.base
