@@ -174,3 +174,11 @@ def test_a_project_that_is_not_there(mlem, mlem04_project, tmp_path, command):
         mlem(*command, str(mlem04_project / "models" / "clf"), cwd=tmp_path)
     )
     assert "is a file, not a project folder" in a_file
+
+
+def test_ls_lists_what_it_can_and_names_what_it_cannot(mlem, mlem04_project):
+    (mlem04_project / "broken.mlem").write_text("object_type: link\npath: [\n")
+    result = mlem("ls", cwd=mlem04_project)
+    assert " - models/clf" in result.stdout
+    line = one_line_error(result)
+    assert "broken.mlem" in line and "not valid YAML" in line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlem import metafile
@@ -15,7 +16,7 @@ from mlem.errors import (
     ObjectTypeError,
     TargetExistsError,
 )
-from mlem.links import check_link_type, follow, read_metafile, read_object
+from mlem.links import check_link_type, follow, read_metafile, read_object, scan
 from mlem.location import (
     PROJECT_FILE,
     Location,
@@ -209,25 +210,26 @@ def _same_project(here: Location, where: Location) -> bool:
     )
 
 
-def ls(project: str = ".", rev: str | None = None) -> list[MlemObject]:
+def ls(
+    project: str = ".",
+    rev: str | None = None,
+    on_error: Callable[[str, MlemError], None] | None = None,
+) -> list[MlemObject]:
     """Every object and link in ``project`` at ``rev``, by path; links not followed.
 
-    Hidden folders are skipped, except the pre-0.3 layout's ``.mlem/``.
+    Hidden folders are skipped, except the pre-0.3 layout's ``.mlem/``. A
+    metafile that cannot be read raises its error, or, with ``on_error``, is
+    handed to it (with its path) and the listing goes on.
     """
     opener = _opener()
-    root = opener.project_root(project, rev)
-    fs = root.fs
     found = []
-    with storage_errors(root.source):
-        paths = sorted(fs.find(root.path) if root.path else fs.find(""))
-    for path in paths:
-        if not path.endswith(MLEM_EXT):
+    for rel, obj in scan(opener, opener.project_root(project, rev)):
+        if isinstance(obj, MlemError):
+            if on_error is None:
+                raise obj
+            on_error(rel, obj)
             continue
-        rel = posixpath.relpath(path, root.path) if root.path else path
-        parts = rel.split("/")
-        if any(p.startswith(".") for p in parts[:-1]) and parts[0] != ".mlem":
-            continue
-        found.append(read_object(opener, Location(root.source, path, root.path)))
+        found.append(obj)
     return found
 
 

@@ -21,7 +21,7 @@ from mlem.errors import (
     ObjectTypeError,
 )
 from mlem.location import Location, find_metafile, join_inside, storage_errors
-from mlem.objects import KNOWN_LINK_TYPES, MlemLink, MlemObject
+from mlem.objects import KNOWN_LINK_TYPES, MLEM_EXT, MlemLink, MlemObject
 
 if TYPE_CHECKING:
     from mlem.location import Opener
@@ -211,3 +211,27 @@ def _identity(link: MlemLink) -> tuple[str, str]:
         f"{source.resolver.name}:{storage}@{source.commit or source.rev}",
         location.path,
     )
+
+
+def scan(opener: Opener, root: Location) -> list[tuple[str, MlemObject | MlemError]]:
+    """Every metafile in the project rooted at ``root``, by path: the object
+    read from it, or the error reading it (links are not followed).
+
+    Hidden folders are skipped, except the pre-0.3 layout's ``.mlem/``.
+    """
+    with storage_errors(root.source):
+        paths = sorted(root.fs.find(root.path) if root.path else root.fs.find(""))
+    found: list[tuple[str, MlemObject | MlemError]] = []
+    for path in paths:
+        rel = posixpath.relpath(path, root.path) if root.path else path
+        parts = rel.split("/")
+        hidden = any(p.startswith(".") for p in parts[:-1]) and parts[0] != ".mlem"
+        if not rel.endswith(MLEM_EXT) or hidden:
+            continue
+        try:
+            found.append(
+                (rel, read_object(opener, Location(root.source, path, root.path)))
+            )
+        except MlemError as exc:
+            found.append((rel, exc))
+    return found

@@ -6,7 +6,8 @@ after it. :func:`serve` runs such a server as a child process;
 :class:`BucketServer` is what tests hold of a running object store;
 :class:`FaultProxy` stands between a client and a server and breaks responses
 on purpose, so that a resolver's handling of a connection that dies mid-read is
-tested against a real socket, not a mock.
+tested against a real socket, not a mock; :class:`SilentServer` accepts
+connections and never answers, as a hung server does.
 """
 
 from __future__ import annotations
@@ -300,10 +301,67 @@ class FaultProxy:
         handler.wfile.write(data)
 
 
+class SilentServer:
+    """A listener on 127.0.0.1 that accepts connections and never answers.
+
+    What a hung server looks like to a client: the connection is made, the
+    request is sent, and not one byte comes back, however long the client
+    waits. Use it as a context manager; :attr:`endpoint` is its address and
+    :attr:`accepted` counts the connections it took. Leaving the block closes
+    them all.
+    """
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.accepted = 0
+        self._listener: socket.socket | None = None
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __enter__(self) -> SilentServer:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((HOST, 0))
+        listener.listen(64)
+        # a short wait, so that leaving the block is not held up by accept()
+        listener.settimeout(0.1)
+        self._listener = listener
+        self.port = int(listener.getsockname()[1])
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for conn in [*self._held, self._listener]:
+            if conn is not None:
+                conn.close()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            # held, never read from or written to: the request stays unanswered
+            self._held.append(conn)
+            self.accepted += 1
+
+
 __all__ = [
     "HOST",
     "BucketServer",
     "FaultProxy",
+    "SilentServer",
     "free_port",
     "serve",
     "wait_for_port",

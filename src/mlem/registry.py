@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import posixpath
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlem import errors, metafile
-from mlem.links import follow, read_metafile, read_object, target_location
-from mlem.location import Location, Opener, find_metafile, storage_errors
-from mlem.objects import MLEM_EXT, MlemLink
+from mlem.links import follow, read_metafile, read_object, scan, target_location
+from mlem.location import Location, Opener, find_metafile
+from mlem.objects import MlemLink
 from mlem.plugins import get_plugin_manager
 
 logger = logging.getLogger(__name__)
@@ -63,22 +62,11 @@ class SharedOpener(Opener):
 
 def _links_in(opener: Opener, root: Location) -> list[tuple[str, MlemLink | Exception]]:
     """Every metafile in the project that is a link (or fails to read)."""
-    with storage_errors(root.source):
-        paths = sorted(root.fs.find(root.path) if root.path else root.fs.find(""))
-    found: list[tuple[str, MlemLink | Exception]] = []
-    for path in paths:
-        rel = posixpath.relpath(path, root.path) if root.path else path
-        parts = rel.split("/")
-        if not rel.endswith(MLEM_EXT) or any(p.startswith(".") for p in parts[:-1]):
-            continue
-        try:
-            obj = read_object(opener, Location(root.source, path, root.path))
-        except errors.MlemError as exc:
-            found.append((rel, exc))
-            continue
-        if isinstance(obj, MlemLink):
-            found.append((rel, obj))
-    return found
+    return [
+        (rel, obj)
+        for rel, obj in scan(opener, root)
+        if isinstance(obj, MlemLink | Exception)
+    ]
 
 
 def check(

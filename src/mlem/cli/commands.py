@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -93,11 +94,15 @@ def link(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ls_command(project: str, rev: str | None, as_json: bool) -> None:
     """List the objects and links in PROJECT (default: here)."""
-    objects = _api().ls(project, rev=rev)
+    broken: list[str] = []
+    objects = _api().ls(
+        project, rev=rev, on_error=lambda rel, exc: broken.append(str(exc))
+    )
     if as_json:
         import json
 
         click.echo(json.dumps([_entry(obj) for obj in objects], indent=2))
+        _fail_on(broken)
         return
     groups: dict[str, list[str]] = {}
     for obj in objects:
@@ -108,12 +113,21 @@ def ls_command(project: str, rev: str | None, as_json: bool) -> None:
             groups.setdefault("link", []).append(f"{name} -> {obj.describe()}")
         else:
             groups.setdefault(obj.type_name, []).append(name)
-    if not groups:
+    if not groups and not broken:
         click.echo("No MLEM objects found.")
     for type_name in sorted(groups):
         click.echo(f"{_PLURALS.get(type_name, type_name.capitalize() + 's')}:")
         for line in groups[type_name]:
             click.echo(f" - {line}")
+    _fail_on(broken)
+
+
+def _fail_on(broken: list[str]) -> None:
+    """One error line per metafile that could not be read; exit 1 if any."""
+    for message in broken:
+        click.echo(f"mlem: error: {' '.join(message.split())}", err=True)
+    if broken:
+        sys.exit(1)
 
 
 @click.command()
