@@ -182,3 +182,104 @@ def test_ls_lists_what_it_can_and_names_what_it_cannot(mlem, mlem04_project):
     assert " - models/clf" in result.stdout
     line = one_line_error(result)
     assert "broken.mlem" in line and "not valid YAML" in line
+
+
+@pytest.mark.parametrize("target", ["", ".", "sub/", "..", "a\nb"])
+def test_targets_that_name_no_file(mlem, mlem04_project, target):
+    before = sorted(p.name for p in mlem04_project.rglob("*"))
+    line = one_line_error(mlem("link", "models/clf", target, cwd=mlem04_project))
+    assert "names no file" in line
+    assert sorted(p.name for p in mlem04_project.rglob("*")) == before
+
+
+def test_write_problems_name_the_file_asked_for(mlem, mlem04_project):
+    (mlem04_project / "folder.mlem").mkdir()
+    line = one_line_error(
+        mlem("link", "--force", "models/clf", "folder", cwd=mlem04_project)
+    )
+    assert "folder.mlem is a folder" in line
+    line = one_line_error(
+        mlem("link", "models/clf", "data/sample/x", cwd=mlem04_project)
+    )
+    assert "cannot write" in line and "data/sample/x.mlem" in line
+    assert ".tmp" not in line
+
+
+def test_projects_that_are_files(mlem, mlem04_project, tmp_path):
+    a_file = mlem04_project / "models" / "clf"
+    assert "is a file" in one_line_error(mlem("init", str(a_file), cwd=tmp_path))
+    line = one_line_error(
+        mlem(
+            "link",
+            "--sp",
+            str(mlem04_project),
+            "--tp",
+            str(a_file),
+            "latest",
+            "x",
+            cwd=tmp_path,
+        )
+    )
+    assert "is a file, not a project folder" in line
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("links:\n  lock: 'false'\n", "links.lock must be true or false"),
+        ("links:\n  lock: maybe\n", "links.lock must be true or false"),
+        ("links:\n  max_chain: -5\n", "links.max_chain must be a whole number"),
+        ("links:\n  max_chain: x\n", "links.max_chain must be a whole number"),
+        ("links: [1]\n", "'links' must be a mapping"),
+    ],
+)
+def test_bad_registry_settings(mlem, mlem04_project, settings, message):
+    (mlem04_project / ".mlem.yaml").write_text(settings)
+    command = ["link", "models/clf", "x"] if "lock" in settings else ["check"]
+    assert message in one_line_error(mlem(*command, cwd=mlem04_project))
+    assert not (mlem04_project / "x.mlem").exists()
+
+
+def test_absolute_source_inside_the_source_project(mlem, mlem04_project, tmp_path):
+    full = str(mlem04_project / "models" / "clf")
+    result = mlem("link", "--sp", str(mlem04_project), full, "x", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "path: models/clf.mlem" in (tmp_path / "x.mlem").read_text()
+
+
+def test_ctrl_c_is_one_line_and_exit_130(mlem04_project, tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen()
+    port = hang.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlem",
+            "show",
+            "m",
+            "--project",
+            f"git://127.0.0.1:{port}/x.git",
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        hang.close()
+    assert process.returncode == 130
+    assert err.strip().splitlines() == [
+        "mlem: error: interrupted; nothing half-written was left"
+    ]

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from mlem import metafile
 from mlem.errors import (
+    LinkError,
     LinkRefusedError,
     MetafileError,
     MlemError,
+    NotAProjectError,
     ObjectTypeError,
     TargetExistsError,
 )
@@ -48,6 +50,11 @@ def init(project: StrPath = ".") -> str:
     """
     opener = _opener()
     source = opener.open(os.fspath(project), None)
+    if source.base and source.fs.isfile(source.base):
+        raise NotAProjectError(
+            f"{source.display} is a file; a project is a folder (give a new or "
+            "existing folder)"
+        )
     marker = posixpath.join(source.base, PROJECT_FILE) if source.base else PROJECT_FILE
     if not source.fs.exists(marker):
         source.resolver.write_file(source, marker, b"")
@@ -131,6 +138,7 @@ def _link_to(
     if target is None:
         return _absolute_link(here, link_type)
 
+    _check_target_name(target)
     if not target.endswith(MLEM_EXT):
         target += MLEM_EXT
     where = opener.locate(target, target_project, None)
@@ -148,6 +156,8 @@ def _link_to(
     reason = opener.pm.validate_link(new, here.display(), "write")
     if reason:
         raise LinkRefusedError(f"refused to write a link to {here}: {reason}")
+    if where.fs.isdir(where.path):
+        raise TargetExistsError(f"{where} is a folder; name the link's file instead")
     if where.fs.exists(where.path) and not force:
         raise TargetExistsError(
             f"{where} already exists; pass --force (force=True) to overwrite it"
@@ -157,6 +167,16 @@ def _link_to(
         where.source, where.path, metafile.dump(new.to_dict())
     )
     return new
+
+
+def _check_target_name(target: str) -> None:
+    """Refuse a target that names no file (``''``, ``.``, ``dir/``)."""
+    name = posixpath.basename(target)
+    if name in ("", ".", "..", MLEM_EXT) or any(ord(c) < 32 for c in target):
+        raise LinkError(
+            f"target {target!r} names no file; give the link a name, such as "
+            "churn or links/churn"
+        )
 
 
 def _locked(link: MlemLink, commit: str | None, sha256: str | None) -> MlemLink:
@@ -187,6 +207,19 @@ def project_settings(location: Location) -> dict[str, Any]:
     settings = metafile.parse_mapping(raw, marker).get("links") or {}
     if not isinstance(settings, dict):
         raise MetafileError(marker, "'links' must be a mapping, such as {lock: true}")
+    lock = settings.get("lock", False)
+    if not isinstance(lock, bool):
+        raise MetafileError(
+            marker, f"links.lock must be true or false, not {lock!r}", "unquoted"
+        )
+    max_chain = settings.get("max_chain")
+    if max_chain is not None and (
+        not isinstance(max_chain, int) or isinstance(max_chain, bool) or max_chain < 1
+    ):
+        raise MetafileError(
+            marker,
+            f"links.max_chain must be a whole number of 1 or more, not {max_chain!r}",
+        )
     return settings
 
 

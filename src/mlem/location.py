@@ -119,6 +119,11 @@ class Opener:
         if project is not None:
             source = self.open(project, rev)
             root = source.base
+            if root and source.fs.isfile(root):
+                raise NotAProjectError(
+                    f"{source.display} is a file, not a project folder; name the "
+                    "folder that holds .mlem.yaml"
+                )
             return Location(source, join_inside(root, path), root)
         source = self.open(path, rev)
         with storage_errors(source):
@@ -178,9 +183,9 @@ def join_inside(root: str, path: str) -> str:
     if root:
         top = root.rstrip("/")
         joined = posixpath.normpath(posixpath.join(root, path))
-        inside = not path.startswith("/") and (
-            joined == top or joined.startswith(top + "/")
-        )
+        # an absolute path is fine when it is inside: a local project given
+        # with --sp, and the object by its full path
+        inside = joined == top or joined.startswith(top + "/")
     else:
         joined = posixpath.normpath(path)
         inside = (

@@ -16,6 +16,7 @@ import click
 from mlem.cli import commands, registry_commands
 
 EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C
 
 
 class MlemGroup(click.Group):
@@ -147,9 +148,9 @@ def main(argv: list[str] | None = None) -> Any:
     verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
     try:
         return cli.main(args=argv, prog_name="mlem", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return sys.exit(EXIT_ERROR)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("mlem: error: interrupted; nothing half-written was left", err=True)
+        return sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         return sys.exit(exc.exit_code)

@@ -8,6 +8,7 @@ real thing to code that wants it.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from typing import Any
@@ -60,8 +61,11 @@ class LocalFS:
     def pipe_file(self, path: str, value: bytes) -> None:
         """Write ``value`` at ``path`` atomically: a reader sees all or nothing."""
         folder = os.path.dirname(path) or "."
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        except OSError as exc:
+            raise _cannot_write(path, exc) from exc
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(value)
@@ -69,8 +73,10 @@ class LocalFS:
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise _cannot_write(path, exc) from exc
             raise
 
     def to_fsspec(self) -> Any:
@@ -84,3 +90,15 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _cannot_write(path: str, exc: OSError) -> Exception:
+    """A write error that names the file asked for, not a temporary one."""
+    from mlem.errors import StorageAccessError, StorageError
+
+    reason = exc.strerror or type(exc).__name__
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EROFS, errno.EACCES):
+        return StorageAccessError(
+            f"cannot write {path}: {reason}; pick a writable folder"
+        )
+    return StorageError(f"cannot write {path}: {reason}")
