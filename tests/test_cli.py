@@ -283,3 +283,16 @@ def test_ctrl_c_is_one_line_and_exit_130(mlem04_project, tmp_path):
     assert err.strip().splitlines() == [
         "mlem: error: interrupted; nothing half-written was left"
     ]
+
+
+def test_empty_rev(mlem, mlem04_project):
+    assert "an empty rev was given" in one_line_error(
+        mlem("show", "--rev", "", "latest", cwd=mlem04_project)
+    )
+
+
+def test_install_hint_says_when_plugins_are_limited(mlem, tmp_path):
+    result = mlem("show", "x", cwd=tmp_path, env={"MLEM_PLUGINS": "nothing"})
+    line = one_line_error(result)
+    assert "pip install mlem-local" in line
+    assert "plugins are limited by MLEM_PLUGINS" in line

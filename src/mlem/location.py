@@ -21,6 +21,7 @@ from mlem.errors import (
     MlemError,
     NotAProjectError,
     ObjectNotFoundError,
+    RevisionNotFoundError,
     StorageAccessError,
     StorageError,
 )
@@ -105,6 +106,11 @@ class Opener:
         self.parsed: dict[str, dict[str, Any]] = {}
 
     def open(self, uri: str, rev: str | None) -> Source:
+        if rev is not None and not rev.strip():
+            raise RevisionNotFoundError(
+                f"an empty rev was given for {strip_credentials(uri)}; name a branch, "
+                "tag or commit, or give none for the default"
+            )
         key = (uri, rev)
         if key not in self.cache:
             resolver = self.pm.resolver_for(uri, rev)

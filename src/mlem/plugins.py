@@ -229,6 +229,11 @@ class PluginManager(pluggy.PluginManager):
         broken = [f for f in self.failures if hint and f.distribution == hint]
         if broken:
             message += f"; {broken[0]}"
+        limits = [v for v in (ALLOW_ENV, DISABLE_ENV) if os.environ.get(v)]
+        if _blocked_here:
+            limits.append("-p no:NAME")
+        if limits:
+            message += f" (plugins are limited by {', '.join(limits)}: is it blocked?)"
         raise UnknownSchemeError(message)
 
     def validate_link(self, link: Any, target: str, action: str) -> str | None:

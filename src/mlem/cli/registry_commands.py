@@ -74,8 +74,10 @@ def update(
         list(links), project=project, all_links=all_links, rev=rev, dry_run=dry_run
     )
     for report in reports:
-        old = _short(report["old"] or report["old_sha256"])
-        new = _short(report["new"] or report["new_sha256"])
+        # the commit when it moved, else the metafile's hash
+        key = "" if report["old"] != report["new"] else "_sha256"
+        old = _short(report["old" + key])
+        new = _short(report["new" + key])
         if not report["changed"]:
             click.echo(f"{report['path']}: unchanged ({new})")
             continue
