@@ -12,6 +12,10 @@ works the same way for MLEM, and :class:`BucketResolver` does that part once:
   (``source.extra["pinned"]``), every other path is read at its latest
   version, and :meth:`~BucketResolver.rev_for` gives the rev only to the
   metafile that took it;
+* a request waits for its server a bounded time and is tried a few times
+  (:class:`~mlem.storage_options.Limits`: ``timeout`` and ``attempts`` in
+  ``.mlem.yaml``, ``MLEM_STORAGE_TIMEOUT``), so a hung server fails soon, and
+  the error says how long it waited;
 * many metafiles are fetched side by side, :data:`CONCURRENCY` at once;
 * a link is written with one PUT, which readers see whole or not at all;
 * the storage library's errors become MLEM's, one line each, the original
@@ -51,6 +55,7 @@ from mlem.errors import (
     StorageError,
 )
 from mlem.resolver import Resolver, Source
+from mlem.storage_options import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +67,7 @@ BAD_VERSION = "bad-version"
 DENIED = "denied"
 NO_CREDENTIALS = "no-credentials"
 UNREACHABLE = "unreachable"
+TIMEOUT = "timeout"
 BROKEN = "broken"
 OTHER = "other"
 
@@ -103,20 +109,25 @@ def classify_by_class(
     no_credentials: set[str],
     unreachable: set[str],
     broken: set[str],
+    timeout: set[str] | None = None,
 ) -> str:
     """The kind of ``exc`` from the classes in its chain, builtins last.
 
     For what a backend's codes and statuses did not settle: ``no_credentials``,
-    ``unreachable`` and ``broken`` are class names of the storage library (and
-    of the HTTP library under it) that mean that kind of failure.
+    ``unreachable``, ``broken`` and ``timeout`` (a server that did not answer
+    in the time allowed) are class names of the storage library (and of
+    the HTTP library under it) that mean that kind of failure.
     """
     errors = error_chain(exc)
     names = class_names(errors)
     if names & no_credentials:
         return NO_CREDENTIALS
-    # unreachable first: a connect timeout is also a TimeoutError
+    # unreachable first: a connect timeout is also a TimeoutError, and to
+    # aiohttp a kind of read timeout
     if names & unreachable:
         return UNREACHABLE
+    if names & (timeout or set()):
+        return TIMEOUT
     if names & broken:
         return BROKEN
     if any(isinstance(error, PermissionError) for error in errors):
@@ -141,7 +152,7 @@ def version_for(source: Source, path: str) -> str | None:
 class BucketContext:
     """What a source needs to reach its bucket: file systems and endpoint.
 
-    ``raw`` is the storage library's file system, ``kwargs`` and ``attempts``
+    ``raw`` is the storage library's file system, ``kwargs`` and ``limits``
     what it was made with, ``endpoint`` the server's address for messages
     (without credentials), ``fs`` the same file system with its errors
     translated: the source's.
@@ -152,7 +163,7 @@ class BucketContext:
         resolver: BucketResolver,
         raw: Any,
         kwargs: dict[str, Any],
-        attempts: int | None,
+        limits: Limits,
         endpoint: str,
     ) -> None:
         from mlem.fsguard import GuardedFileSystem
@@ -160,7 +171,7 @@ class BucketContext:
         self.resolver = resolver
         self.raw = raw
         self.kwargs = kwargs
-        self.attempts = attempts
+        self.limits = limits
         self.endpoint = endpoint
         self.fs = GuardedFileSystem(raw, self.translate, raw_isdir=resolver.raw_isdir)
         self._versioned: Any = None
@@ -170,7 +181,7 @@ class BucketContext:
         """The same file system, reading versions (made on first use)."""
         if self._versioned is None:
             self._versioned = self.resolver.filesystem(
-                {**self.kwargs, "version_aware": True}, self.attempts
+                {**self.kwargs, "version_aware": True}, self.limits
             )
         return self._versioned
 
@@ -183,7 +194,7 @@ class BucketContext:
     ) -> Exception:
         """The MLEM error for ``exc``, raised while doing ``action`` on ``path``."""
         return self.resolver.translate_error(
-            exc, action, self.address(path), self.endpoint, rev
+            exc, action, self.address(path), self.endpoint, rev, self.limits
         )
 
 
@@ -228,14 +239,22 @@ class BucketResolver(Resolver):
 
     # -- what a subclass provides ---------------------------------------------
 
-    def storage_kwargs(self, uri: str) -> tuple[dict[str, Any], int | None]:
-        """The file system's keyword arguments for ``uri``, and how many
-        attempts a request gets (None: the library's default)."""
+    def storage_kwargs(self, uri: str) -> tuple[dict[str, Any], Limits]:
+        """The file system's keyword arguments for ``uri``, and how long and how
+        often a request waits for the server.
+
+        :func:`mlem.storage_options.request_limits` reads the limits from the
+        options :func:`~mlem.storage_options.project_options` found (add
+        :data:`~mlem.storage_options.LIMIT_OPTIONS` to the allowed ones).
+        """
         raise NotImplementedError
 
-    def make_filesystem(self, kwargs: dict[str, Any], attempts: int | None) -> Any:
-        """A new fsspec file system for ``kwargs`` that tries ``attempts`` times.
+    def make_filesystem(self, kwargs: dict[str, Any], limits: Limits) -> Any:
+        """A new fsspec file system for ``kwargs`` that keeps to ``limits``.
 
+        Each request waits at most ``limits.connect`` seconds for a connection
+        and ``limits.timeout`` for an answer, and is tried ``limits.attempts``
+        times in all: a library that retries at two levels retries at one.
         Import the storage library here. :meth:`filesystem` keeps one per
         distinct setup.
         """
@@ -302,10 +321,10 @@ class BucketResolver(Resolver):
         path = self.parse_address(uri)
         bucket = path.split("/", 1)[0]
 
-        kwargs, attempts = self.storage_kwargs(uri)
-        raw = self.filesystem(kwargs, attempts)
+        kwargs, limits = self.storage_kwargs(uri)
+        raw = self.filesystem(kwargs, limits)
         context = BucketContext(
-            self, raw, kwargs, attempts, self.endpoint_of(raw, kwargs)
+            self, raw, kwargs, limits, self.endpoint_of(raw, kwargs)
         )
 
         info = self._check_bucket(context, bucket, path)
@@ -418,7 +437,7 @@ class BucketResolver(Resolver):
             raise StorageError(f"{uri} leaves its bucket {bucket}")
         return path
 
-    def filesystem(self, kwargs: dict[str, Any], attempts: int | None) -> Any:
+    def filesystem(self, kwargs: dict[str, Any], limits: Limits) -> Any:
         """A file system for ``kwargs``, one per distinct setup in this process."""
         import hashlib
         import json
@@ -429,13 +448,11 @@ class BucketResolver(Resolver):
         env = hashlib.sha256(
             "\0".join(os.environ.get(name, "") for name in self.client_env).encode()
         ).hexdigest()
-        key = json.dumps(
-            [self.name, kwargs, attempts, env], sort_keys=True, default=repr
-        )
+        key = json.dumps([self.name, kwargs, limits, env], sort_keys=True, default=repr)
         with _cache_lock:
             fs = _cache.get(key)
             if fs is None:
-                fs = self.make_filesystem(kwargs, attempts)
+                fs = self.make_filesystem(kwargs, limits)
                 _cache[key] = fs
             return fs
 
@@ -453,12 +470,14 @@ class BucketResolver(Resolver):
         address: str,
         endpoint: str,
         rev: str | None = None,
+        limits: Limits | None = None,
     ) -> MlemError:
         """The MLEM error for ``exc``, raised while doing ``action`` on ``address``.
 
         ``address`` is an address in this storage's scheme, ``endpoint`` the
         server's address without credentials; ``rev`` the version asked for,
-        if any. The message names neither a key nor a secret.
+        if any; ``limits`` what the file system waited, for a timeout's
+        message. The message names neither a key nor a secret.
         """
         if isinstance(exc, MlemError):
             return exc
@@ -494,6 +513,8 @@ class BucketResolver(Resolver):
                 f"cannot reach {self.label} at {endpoint} to {verb} {address}; check "
                 "that the server is up and the endpoint is right"
             )
+        if kind == TIMEOUT:
+            return self._timeout_error(verb, address, endpoint, limits or Limits())
         if kind == BROKEN:
             return StorageError(
                 f"the connection to {self.label} at {endpoint} broke while trying "
@@ -504,6 +525,17 @@ class BucketResolver(Resolver):
             what += f", HTTP {status}"
         return StorageError(
             f"{self.label} at {endpoint} could not {verb} {address} ({what})"
+        )
+
+    def _timeout_error(
+        self, verb: str, address: str, endpoint: str, limits: Limits
+    ) -> StorageError:
+        seconds = f"{limits.timeout:g} second{'' if limits.timeout == 1 else 's'}"
+        tries = f" ({limits.attempts} attempts)" if limits.attempts > 1 else ""
+        return StorageError(
+            f"{self.label} at {endpoint} did not answer within {seconds}{tries} "
+            f"while trying to {verb} {address}; check that the server is up and "
+            f"the endpoint is right, or {limits.hint()}"
         )
 
     def _no_bucket(self, bucket: str, endpoint: str, address: str) -> MlemError:
@@ -558,6 +590,7 @@ __all__ = [
     "NO_BUCKET",
     "NO_CREDENTIALS",
     "OTHER",
+    "TIMEOUT",
     "UNREACHABLE",
     "BucketContext",
     "BucketResolver",

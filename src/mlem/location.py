@@ -125,7 +125,7 @@ class Opener:
         if project is not None:
             source = self.open(project, rev)
             root = source.base
-            if root and source.fs.isfile(root):
+            if root and _is_file(source, root):
                 raise NotAProjectError(
                     f"{source.display} is a file, not a project folder; name the "
                     "folder that holds .mlem.yaml"
@@ -176,6 +176,15 @@ def storage_errors(source: Source, path: str = "") -> Iterator[None]:
             f"cannot read {where}: {type(exc).__name__}: {exc}; "
             "check the address and that the storage is reachable"
         ) from exc
+
+
+def _is_file(source: Source, path: str) -> bool:
+    """Whether ``path`` is a file; False when that cannot be told (access to
+    the project itself may be denied while its objects are readable)."""
+    try:
+        return bool(source.fs.isfile(path))
+    except (MlemError, OSError):
+        return False
 
 
 def relative_to(path: str, base: str) -> str:

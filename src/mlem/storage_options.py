@@ -19,6 +19,11 @@ shorter ones. Option names and types are each resolver's own. Secrets are
 refused: ``.mlem.yaml`` is committed with the project, so credentials stay in
 the environment, a profile or a key file.
 
+Every bucket resolver takes two options on how long and how often it waits
+for a server, read by :func:`request_limits`: ``timeout`` (seconds a server
+may take to answer; ``MLEM_STORAGE_TIMEOUT`` when ``.mlem.yaml`` does not say,
+else 60) and ``attempts`` (tries of one request, else 3).
+
 The project is the nearest folder with ``.mlem.yaml`` from the current
 directory upwards: the registry a user works in says how to reach the buckets
 its links point into.
@@ -27,10 +32,12 @@ its links point into.
 from __future__ import annotations
 
 import logging
+import math
 import os
+from dataclasses import dataclass
 from typing import Any
 
-from mlem.errors import MetafileError
+from mlem.errors import MetafileError, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,22 @@ SECRET_NAMES = frozenset(
         "credentials",
     }
 )
+
+#: seconds a storage server may take to answer; MLEM_STORAGE_TIMEOUT, then
+#: ``timeout`` in the storage section of .mlem.yaml, override it
+DEFAULT_TIMEOUT = 60.0
+TIMEOUT_ENV = "MLEM_STORAGE_TIMEOUT"
+#: seconds to wait for a connection, at most the timeout: a server that takes
+#: longer to accept one is as good as down
+CONNECT_TIMEOUT = 10.0
+#: how many times a request is tried when nothing says otherwise
+DEFAULT_ATTEMPTS = 3
+
+#: the options on waiting that every bucket resolver takes, with their types
+LIMIT_OPTIONS: dict[str, tuple[type, ...]] = {
+    "timeout": (int, float),
+    "attempts": (int,),
+}
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -137,6 +160,79 @@ def project_options(
     return merged, config_file
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How long and how often a resolver waits for a storage server.
+
+    ``timeout`` bounds each wait for an answer and ``connect`` each wait for a
+    connection, in seconds; ``attempts`` is how many times one request is
+    tried. ``source`` says who set the timeout, for the hint of an error: the
+    path of a ``.mlem.yaml``, :data:`TIMEOUT_ENV`, or ``""`` for the default.
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    connect: float = CONNECT_TIMEOUT
+    attempts: int = DEFAULT_ATTEMPTS
+    source: str = ""
+
+    def hint(self) -> str:
+        """What a person does to wait longer."""
+        if self.source == TIMEOUT_ENV:
+            return f"raise {TIMEOUT_ENV} to wait longer"
+        if self.source:
+            return (
+                f"raise timeout: in the storage section of {self.source} to wait longer"
+            )
+        return (
+            f"set {TIMEOUT_ENV} or timeout: in the storage section of .mlem.yaml "
+            "(in seconds) to wait longer"
+        )
+
+
+def request_limits(
+    options: dict[str, Any],
+    config_file: str | None,
+    default_attempts: int = DEFAULT_ATTEMPTS,
+) -> Limits:
+    """The :class:`Limits` for a resolver, taking ``timeout`` and ``attempts``
+    out of ``options``.
+
+    ``options`` are what :func:`project_options` found (and checked) in
+    ``config_file``; a timeout there wins over :data:`TIMEOUT_ENV`, as the
+    more specific setting. ``default_attempts`` is for a storage library with
+    a setting of its own (``AWS_MAX_ATTEMPTS``). A variable that cannot be
+    meant is a :class:`~mlem.errors.StorageError`.
+    """
+    attempts = options.pop("attempts", None) or default_attempts
+    timeout = options.pop("timeout", None)
+    if timeout is None:
+        timeout, source = _timeout_from_env()
+    else:
+        source = config_file or PROJECT_FILE
+    return Limits(
+        timeout=float(timeout),
+        connect=min(CONNECT_TIMEOUT, float(timeout)),
+        attempts=attempts,
+        source=source,
+    )
+
+
+def _timeout_from_env() -> tuple[float, str]:
+    value = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not value:
+        return DEFAULT_TIMEOUT, ""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise StorageError(
+            f"{TIMEOUT_ENV}={value} is not a number of seconds above 0; set it to "
+            "how long a storage server may take to answer, such as 60"
+        )
+    return seconds, TIMEOUT_ENV
+
+
 def _normalise(address: str, schemes: tuple[str, ...]) -> str:
     """``address`` with its scheme spelled as the first of ``schemes``."""
     scheme, _, rest = address.partition("://")
@@ -178,7 +274,25 @@ def _checked(
                 f"storage option {name!r} of {key!r} must be a {wanted}, "
                 f"not {option!r}",
             )
+        wanted = _out_of_range(name, option)
+        if wanted:
+            raise MetafileError(
+                where,
+                f"storage option {name!r} of {key!r} must be {wanted}, not {option!r}",
+            )
     return dict(value)
+
+
+def _out_of_range(name: str, value: Any) -> str:
+    """What a value of a :data:`LIMIT_OPTIONS` option must be, if ``value`` is
+    not that; else ``""``."""
+    if name not in LIMIT_OPTIONS or not isinstance(value, int | float):
+        return ""
+    if name == "timeout" and not (math.isfinite(value) and value > 0):
+        return "more than 0 seconds"
+    if name == "attempts" and value < 1:
+        return "1 or more"
+    return ""
 
 
 def fsspec_env_options(
@@ -208,9 +322,16 @@ def fsspec_env_options(
 
 
 __all__ = [
+    "CONNECT_TIMEOUT",
+    "DEFAULT_ATTEMPTS",
+    "DEFAULT_TIMEOUT",
+    "LIMIT_OPTIONS",
     "SECRET_NAMES",
+    "TIMEOUT_ENV",
+    "Limits",
     "find_project_file",
     "fsspec_env_options",
     "project_options",
+    "request_limits",
     "storage_section",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlem.errors import StorageError
 from mlem_git.address import Address, is_remote, parse, project_uri, web_uri
 from mlem_git.plugin import GitResolver
 
@@ -187,6 +188,48 @@ def test_parse(uri: str, expected: tuple) -> None:
 def test_parse_refuses(uri: str) -> None:
     with pytest.raises(ValueError):
         parse(uri)
+
+
+# git:// has no user information: git would take "user:password@host" for the
+# host name and ask DNS about it, secret and all
+GIT_PROTOCOL_CREDENTIALS = [
+    ("git://ci-bot:SEKRET@127.0.0.1:9/x.git", "git://127.0.0.1:9/x.git"),
+    ("git://ci-bot@127.0.0.1:9/x.git", "git://127.0.0.1:9/x.git"),
+    ("git://:SEKRET@host.example.com/x.git", "git://host.example.com/x.git"),
+    ("git://ci-bot:SE@KRET@host.example.com/x.git", "git://host.example.com/x.git"),
+    (
+        "GIT://ci-bot:SEKRET@host.example.com/x.git//models",
+        "git://host.example.com/x.git//models",
+    ),
+]
+
+
+@pytest.mark.parametrize(("uri", "shown"), GIT_PROTOCOL_CREDENTIALS)
+def test_parse_refuses_credentials_in_a_git_protocol_address(
+    uri: str, shown: str
+) -> None:
+    with pytest.raises(StorageError) as info:
+        parse(uri)
+    assert str(info.value) == (
+        f"{shown}: git:// addresses carry no user or password; remove "
+        "'user:password@' or use https:// or ssh://"
+    )
+    for secret in ("SEKRET", "KRET", "ci-bot"):
+        assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        # an @ after the host is part of the path, not user information
+        "git://127.0.0.1:9418/repo@v1",
+        # the user of an ssh address is how git logs in
+        "ssh://git@host.example.com/org/repo.git",
+        "git+ssh://git@host.example.com/org/repo.git",
+    ],
+)
+def test_parse_keeps_an_at_sign_that_is_no_credential(uri: str) -> None:
+    assert parse(uri).url == uri
 
 
 def test_relative_local_path_is_made_absolute(tmp_path, monkeypatch) -> None:

@@ -145,3 +145,22 @@ def test_verbose_cli_output_has_no_credentials(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_cli_refuses_credentials_in_a_git_protocol_address(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    port = testing.free_port()
+    address = f"git://ci-bot:{SECRET}@127.0.0.1:{port}/x.git"
+
+    result = _mlem(work, "link", "--sp", address, "models/rf", "x")
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"mlem: error: git://127.0.0.1:{port}/x.git: git:// addresses carry no "
+        "user or password; remove 'user:password@' or use https:// or ssh://\n"
+    )
+    assert SECRET not in result.stdout + result.stderr
+    assert list(work.iterdir()) == []
+    # refused before git ran: no mirror was started for it
+    assert not os.path.exists(cache_root())

@@ -26,8 +26,11 @@ _UNREACHABLE_CLASSES = {
     "ClientProxyConnectionError",
     "ConnectionRefusedError",
     "ConnectTimeoutError",
-    "ServerTimeoutError",
+    # aiohttp's connect timeout, a child of the read timeout's class below
+    "ConnectionTimeoutError",
 }
+#: the server took the connection and did not answer within the read timeout
+_TIMEOUT_CLASSES = {"ServerTimeoutError", "SocketTimeoutError"}
 _BROKEN_CLASSES = {
     "ClientPayloadError",
     "ContentLengthError",
@@ -69,7 +72,11 @@ def classify(exc: BaseException) -> str:
     if status == 404 or any(isinstance(error, FileNotFoundError) for error in errors):
         return MISSING
     return classify_by_class(
-        exc, _NO_CREDENTIAL_CLASSES, _UNREACHABLE_CLASSES, _BROKEN_CLASSES
+        exc,
+        _NO_CREDENTIAL_CLASSES,
+        _UNREACHABLE_CLASSES,
+        _BROKEN_CLASSES,
+        timeout=_TIMEOUT_CLASSES,
     )
 
 

@@ -9,6 +9,11 @@ variables, its config folder), and the ``storage:`` section of the project's
 the plain gcsfs file system is used, never the one that also talks gRPC to
 Google, and with ``STORAGE_EMULATOR_HOST`` the default token is ``anon``.
 
+Waiting: every request gets the connect and read timeouts of
+:class:`~mlem.storage_options.Limits` (gcsfs's ``requests_timeout``; without
+one, aiohttp waits five minutes for an answer) and is tried
+``limits.attempts`` times by gcsfs's own retry loop.
+
 Versions: with a rev, the bucket must keep versions (object versioning on).
 The rev is the generation of the metafile the address names; the first
 metafile found at that generation takes it, and every other path in the same
@@ -27,12 +32,8 @@ from typing import Any
 
 from mlem._uri import strip_credentials
 from mlem.buckets import BucketContext, BucketResolver, version_for
-from mlem.errors import (
-    MlemError,
-    RevisionNotFoundError,
-    StorageAccessError,
-    StorageError,
-)
+from mlem.errors import MlemError, RevisionNotFoundError, StorageAccessError
+from mlem.storage_options import LIMIT_OPTIONS, Limits
 from mlem_gcs import errors
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ OPTIONS: dict[str, tuple[type, ...]] = {
     "anon": (bool,),
     "token": (str,),
     "requester_pays": (bool, str),
-    "attempts": (int,),
+    **LIMIT_OPTIONS,
 }
 
 _BOOLEANS = ("anon", "version_aware")
@@ -98,26 +99,36 @@ class GCSResolver(BucketResolver):
     )
     client_env = _CLIENT_ENV
 
-    def storage_kwargs(self, uri: str) -> tuple[dict[str, Any], int | None]:
-        """gcsfs's keyword arguments for ``uri``, and how many attempts a request
-        gets."""
-        from mlem.storage_options import fsspec_env_options, project_options
+    def storage_kwargs(self, uri: str) -> tuple[dict[str, Any], Limits]:
+        """gcsfs's keyword arguments for ``uri``, and how long and how often a
+        request waits for the server."""
+        from mlem.storage_options import (
+            fsspec_env_options,
+            project_options,
+            request_limits,
+        )
 
         kwargs = fsspec_env_options(SCHEMES, booleans=_BOOLEANS)
-        options, _ = project_options(uri, SCHEMES, OPTIONS)
-        attempts = options.pop("attempts", None)
-        if attempts is not None and attempts < 1:
-            raise StorageError(f"storage option attempts must be 1 or more for {uri}")
+        options, config_file = project_options(uri, SCHEMES, OPTIONS)
+        limits = request_limits(options, config_file)
         if options.pop("anon", None) or kwargs.pop("anon", None):
             options["token"] = "anon"
         kwargs.update(options)
         if "token" not in kwargs and os.environ.get("STORAGE_EMULATOR_HOST"):
             # what Google's own clients do for an emulator
             kwargs["token"] = "anon"
-        return kwargs, attempts
+        return kwargs, limits
 
-    def make_filesystem(self, kwargs: dict[str, Any], attempts: int | None) -> Any:
-        return _filesystem_class(kwargs, attempts)(skip_instance_cache=True, **kwargs)
+    def make_filesystem(self, kwargs: dict[str, Any], limits: Limits) -> Any:
+        import aiohttp
+
+        # per read of the socket, not for the whole answer: a large object
+        # that keeps arriving is never cut off
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=limits.connect, sock_read=limits.timeout
+        )
+        cls = _filesystem_class(kwargs, limits.attempts)
+        return cls(skip_instance_cache=True, requests_timeout=timeout, **kwargs)
 
     def endpoint_of(self, raw: Any, kwargs: dict[str, Any]) -> str:
         url = getattr(raw, "_location", None) or kwargs.get("endpoint_url") or "GCS"
@@ -166,7 +177,7 @@ class GCSResolver(BucketResolver):
         return None
 
 
-def _filesystem_class(kwargs: dict[str, Any], attempts: int | None) -> type:
+def _filesystem_class(kwargs: dict[str, Any], attempts: int) -> type:
     import gcsfs
     from gcsfs.core import GCSFileSystem as Plain
 
@@ -174,8 +185,6 @@ def _filesystem_class(kwargs: dict[str, Any], attempts: int | None) -> type:
     # gcsfs may pick a subclass that also talks gRPC to Google's own hosts;
     # an emulator or another endpoint speaks only the JSON API
     base: type = Plain if own_endpoint else gcsfs.GCSFileSystem
-    if attempts is None:
-        return base
     # gcsfs fixes its number of attempts when its class is defined; a subclass
     # with the same request method, wrapped again, changes it
     request = getattr(Plain._request, "__wrapped__", None)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mlem._uri import scheme_of, strip_credentials
+from mlem.errors import StorageError
 
 #: hosts whose web URLs have a known shape
 GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
@@ -117,7 +118,9 @@ def parse(uri: str) -> Address:
     """The repository and place that ``uri`` names.
 
     Raises ``ValueError`` (with a message that holds no credentials) for an
-    address that names no repository.
+    address that names no repository, and
+    :class:`~mlem.errors.StorageError` for a ``git://`` address with a user or
+    password, which git would take for part of the host name.
     """
     scheme = scheme_of(uri)
     if scheme in ("http", "https"):
@@ -229,8 +232,16 @@ def _parse_http(uri: str) -> Address:
 
 def _parse_remote_url(uri: str) -> Address:
     parts = urlsplit(uri)
+    # the last @ ends the user information: a password may hold an @ too
     clean_netloc = parts.netloc.rpartition("@")[2]
     where = f"{parts.scheme}://{clean_netloc}{parts.path}"
+    if parts.scheme == "git" and "@" in parts.netloc:
+        # the git protocol has no user information: git would look up
+        # "user:password@host" as a host name, sending the secret to DNS
+        raise StorageError(
+            f"{where}: git:// addresses carry no user or password; remove "
+            "'user:password@' or use https:// or ssh://"
+        )
     if not parts.hostname:
         raise ValueError(f"{where} names no host")
     path, sub = _split_subpath(parts.path, where)

@@ -46,12 +46,13 @@ _UNREACHABLE_CLASSES = {
     "ConnectionRefusedError",
     "SSLError",
 }
+#: the server took the connection and did not answer within the read timeout
+_TIMEOUT_CLASSES = {"ReadTimeoutError", "SocketTimeoutError"}
 _BROKEN_CLASSES = {
     "ClientPayloadError",
     "ServerDisconnectedError",
     "ResponseStreamingError",
     "IncompleteReadError",
-    "ReadTimeoutError",
     "ConnectionClosedError",
     "ConnectionResetError",
     "FSTimeoutError",
@@ -84,7 +85,11 @@ def classify(exc: BaseException) -> str:
     if code in _MISSING_CODES or status == 404:
         return MISSING
     return classify_by_class(
-        exc, _NO_CREDENTIAL_CLASSES, _UNREACHABLE_CLASSES, _BROKEN_CLASSES
+        exc,
+        _NO_CREDENTIAL_CLASSES,
+        _UNREACHABLE_CLASSES,
+        _BROKEN_CLASSES,
+        timeout=_TIMEOUT_CLASSES,
     )
 
 

@@ -5,6 +5,11 @@ configuration (``AWS_*`` variables, ``~/.aws``), fsspec's (``FSSPEC_S3_*``
 variables and its config folder), and the ``storage:`` section of the
 project's ``.mlem.yaml`` (see :mod:`mlem.storage_options`).
 
+Waiting: botocore is given the connect and read timeouts and the number of
+attempts of :class:`~mlem.storage_options.Limits` (``AWS_MAX_ATTEMPTS`` is
+the default number), and is the only one to retry: s3fs's own loop around
+it would multiply the tries, and with them the time a hung server costs.
+
 Versions: with a rev, the bucket must keep versions (versioning enabled or
 suspended). The rev is the version id of the metafile the address names; the
 first metafile found at that version takes it, and every other path in the
@@ -22,7 +27,7 @@ from typing import Any
 
 from mlem._uri import strip_credentials
 from mlem.buckets import CONCURRENCY, BucketContext, BucketResolver, version_for
-from mlem.errors import StorageError
+from mlem.storage_options import DEFAULT_ATTEMPTS, LIMIT_OPTIONS, Limits
 from mlem_s3 import errors
 
 SCHEME = "s3"
@@ -34,7 +39,7 @@ OPTIONS: dict[str, tuple[type, ...]] = {
     "anon": (bool,),
     "requester_pays": (bool,),
     "region": (str,),
-    "attempts": (int,),
+    **LIMIT_OPTIONS,
 }
 
 _BOOLEANS = ("anon", "requester_pays", "use_ssl", "version_aware")
@@ -83,25 +88,28 @@ class S3Resolver(BucketResolver):
     # s3fs's isdir is one request where info takes two
     raw_isdir = True
 
-    def storage_kwargs(self, uri: str) -> tuple[dict[str, Any], int | None]:
-        """s3fs's keyword arguments for ``uri``, and how many attempts a request
-        gets."""
-        from mlem.storage_options import fsspec_env_options, project_options
+    def storage_kwargs(self, uri: str) -> tuple[dict[str, Any], Limits]:
+        """s3fs's keyword arguments for ``uri``, and how long and how often a
+        request waits for the server."""
+        from mlem.storage_options import (
+            fsspec_env_options,
+            project_options,
+            request_limits,
+        )
 
         kwargs = fsspec_env_options(("s3", "s3a"), booleans=_BOOLEANS)
-        options, _ = project_options(uri, (SCHEME,), OPTIONS)
-        attempts = options.pop("attempts", None)
+        options, config_file = project_options(uri, (SCHEME,), OPTIONS)
+        limits = request_limits(options, config_file, _aws_max_attempts())
         region = options.pop("region", None)
         kwargs.update(options)
         config = dict(kwargs.get("config_kwargs") or {})
         # botocore's default pool of 10 connections would serialise read_files
         config.setdefault("max_pool_connections", CONCURRENCY)
-        if attempts is not None:
-            if attempts < 1:
-                raise StorageError(
-                    f"storage option attempts must be 1 or more for {uri}"
-                )
-            config["retries"] = {"max_attempts": attempts, "mode": "standard"}
+        config["connect_timeout"] = limits.connect
+        config["read_timeout"] = limits.timeout
+        # total_max_attempts counts the first try; botocore's max_attempts
+        # would count only the retries
+        config["retries"] = {"total_max_attempts": limits.attempts, "mode": "standard"}
         kwargs["config_kwargs"] = config
         if region is not None:
             kwargs["client_kwargs"] = {
@@ -111,17 +119,18 @@ class S3Resolver(BucketResolver):
         # a listing cache would hide other writers' changes from a long-lived
         # process
         kwargs["use_listings_cache"] = False
-        return kwargs, attempts
+        return kwargs, limits
 
-    def make_filesystem(self, kwargs: dict[str, Any], attempts: int | None) -> Any:
+    def make_filesystem(self, kwargs: dict[str, Any], limits: Limits) -> Any:
         import s3fs
 
         # our own cache (BucketResolver.filesystem): s3fs's would share one
-        # instance between different numbers of attempts, which it keeps as an
-        # attribute
+        # instance between setups that differ only in retries, which it keeps
+        # as an attribute
         fs = s3fs.S3FileSystem(skip_instance_cache=True, **kwargs)
-        if attempts is not None:
-            fs.retries = attempts
+        # botocore retries each request (config_kwargs); s3fs retrying the
+        # same timeouts around it would wait attempts x attempts times
+        fs.retries = 1
         return fs
 
     def endpoint_of(self, raw: Any, kwargs: dict[str, Any]) -> str:
@@ -168,6 +177,16 @@ class S3Resolver(BucketResolver):
 
     def error_code(self, exc: BaseException) -> tuple[str, int | None]:
         return errors.error_code(exc)
+
+
+def _aws_max_attempts() -> int:
+    """``AWS_MAX_ATTEMPTS`` if it is a number of attempts, else MLEM's default.
+
+    botocore reads it only when no number is given in code, and MLEM always
+    gives one.
+    """
+    value = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    return int(value) if value.isdigit() and int(value) >= 1 else DEFAULT_ATTEMPTS
 
 
 __all__ = ["OPTIONS", "S3Resolver", "version_for"]
