@@ -61,7 +61,8 @@ import cProfile, pstats, sys
 from mlem.registry import check
 profile = cProfile.Profile()
 profile.enable()
-check(sys.argv[1])
+# one worker, so that the profile sees the work the threads would share
+check(sys.argv[1], workers=1)
 profile.disable()
 stats = pstats.Stats(profile)
 stats.sort_stats("tottime").print_stats(25)

@@ -16,11 +16,12 @@ class MlemError(Exception):
 class MetafileError(MlemError, ValueError):
     """A metafile that cannot be read: malformed, empty, unsafe or incomplete."""
 
-    def __init__(self, where: str, problem: str, hint: str = "") -> None:
-        self.where = where
+    def __init__(self, where: object, problem: str, hint: str = "") -> None:
+        # ``where`` may be worked out lazily (mlem.objects.Where): now it is needed
+        self.where = str(where)
         self.problem = problem
         self.hint = hint
-        message = f"{where}: {problem}"
+        message = f"{self.where}: {problem}"
         if hint:
             message += f" ({hint})"
         super().__init__(message)

@@ -21,7 +21,7 @@ from mlem.errors import (
     ObjectTypeError,
 )
 from mlem.location import Location, find_metafile, join_inside, storage_errors
-from mlem.objects import KNOWN_LINK_TYPES, MLEM_EXT, MlemLink, MlemObject
+from mlem.objects import KNOWN_LINK_TYPES, MLEM_EXT, MlemLink, MlemObject, Where
 
 if TYPE_CHECKING:
     from mlem.location import Opener
@@ -44,7 +44,7 @@ def read_metafile(
 ) -> MlemObject:
     """The object in the metafile at ``found`` (whose bytes are ``raw``, when
     the caller has already read them)."""
-    where = found.display()
+    where = Where(found)
     if raw is None:
         logger.debug("reading %s", where)
         try:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 MAX_METAFILE_BYTES = 16 * 1024 * 1024
 
 
-def parse(raw: bytes, where: str) -> dict[str, Any]:
+def parse(raw: bytes, where: object) -> dict[str, Any]:
     """The mapping in a metafile's bytes; :class:`MetafileError` if there is none."""
     data = parse_mapping(raw, where)
     if "object_type" not in data:
@@ -36,7 +36,7 @@ def parse(raw: bytes, where: str) -> dict[str, Any]:
     return data
 
 
-def parse_mapping(raw: bytes, where: str) -> dict[str, Any]:
+def parse_mapping(raw: bytes, where: object) -> dict[str, Any]:
     """The YAML mapping in ``raw`` (a metafile or a config file), safely."""
     import yaml
 
@@ -86,7 +86,7 @@ def build(
     data: dict[str, Any],
     location: Location | None,
     types: dict[str, type[MlemObject]],
-    where: str = "",
+    where: object = "",
 ) -> MlemObject:
     """The object for a parsed mapping: its registered class, or the base class."""
     from mlem.objects import MlemObject

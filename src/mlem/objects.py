@@ -188,12 +188,32 @@ KNOWN_LINK_TYPES = frozenset(
 )
 
 
-def _where(location: Location | None) -> str:
-    return str(location) if location is not None else "link"
+class Where:
+    """Where a metafile is, for messages: worked out only if one is written.
+
+    Building a readable address costs (a relative path, a web URL); reading a
+    registry of a thousand links must not pay that a thousand times over for
+    messages it never shows.
+    """
+
+    __slots__ = ("_location",)
+
+    def __init__(self, location: Location | None) -> None:
+        self._location = location
+
+    def __str__(self) -> str:
+        return str(self._location) if self._location is not None else "link"
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _where(location: Location | None) -> Where:
+    return Where(location)
 
 
 def _link_address(
-    data: dict[str, Any], where: str
+    data: dict[str, Any], where: str | Where
 ) -> tuple[str, str | None, str | None]:
     """(path, project, rev) of a link mapping, in whichever spelling it uses."""
     project = data.get("project", data.get("repo"))
@@ -217,7 +237,9 @@ def _link_address(
     return path, project or None, rev or None
 
 
-def _parse_mlem_link(value: Any, where: str) -> tuple[str, str | None, str | None]:
+def _parse_mlem_link(
+    value: Any, where: str | Where
+) -> tuple[str, str | None, str | None]:
     """MLEM 0.1's ``mlem_link:``: a path, or an fsspec ``github://`` address."""
     if not isinstance(value, str) or not value:
         raise MetafileError(where, f"mlem_link must be a path, not {value!r}")
