@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from urllib.parse import unquote
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*@)")
@@ -31,3 +33,14 @@ def strip_credentials(uri: str) -> str:
 
 def has_credentials(uri: str) -> bool:
     return strip_credentials(uri) != uri
+
+
+def local_path(uri: str) -> str:
+    """The absolute, normalised path of a plain path or ``file://`` address
+    (shared by every resolver that reads this machine's disk)."""
+    if scheme_of(uri) == "file":
+        rest = uri[len("file://") :]
+        if rest.startswith("localhost/"):
+            rest = rest[len("localhost") :]
+        uri = unquote(rest)
+    return os.path.normpath(os.path.abspath(os.path.expanduser(uri)))

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from mlem._uri import scheme_of, strip_credentials
+from mlem._uri import local_path, scheme_of, strip_credentials
 from mlem.errors import StorageError
 
 #: hosts whose web URLs have a known shape
@@ -102,16 +102,6 @@ def is_remote(uri: str) -> bool:
     match = _SCP.match(uri)
     assert match is not None
     return bool(match.group("user")) or match.group("path").rstrip("/").endswith(".git")
-
-
-def local_path(uri: str) -> str:
-    """The absolute, normalised path of a plain path or ``file://`` address."""
-    if scheme_of(uri) == "file":
-        rest = uri[len("file://") :]
-        if rest.startswith("localhost/"):
-            rest = rest[len("localhost") :]
-        uri = unquote(rest)
-    return os.path.normpath(os.path.abspath(os.path.expanduser(uri)))
 
 
 def parse(uri: str) -> Address:

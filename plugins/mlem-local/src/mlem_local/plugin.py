@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import unquote
 
 from mlem import hookimpl
-from mlem._uri import scheme_of
+from mlem._uri import local_path, scheme_of
 from mlem.errors import RevisionsNotSupportedError
 from mlem.resolver import Resolver, Source
 from mlem_local.fs import LocalFS
-
-
-def local_path(uri: str) -> str:
-    """The absolute, normalised path of a local path or ``file://`` address."""
-    if scheme_of(uri) == "file":
-        rest = uri[len("file://") :]
-        if rest.startswith("localhost/"):
-            rest = rest[len("localhost") :]
-        uri = unquote(rest)
-    return os.path.normpath(os.path.abspath(os.path.expanduser(uri)))
 
 
 class LocalResolver(Resolver):
