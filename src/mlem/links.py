@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import posixpath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlem import metafile
 from mlem._uri import scheme_of
@@ -60,12 +59,22 @@ def read_metafile(
     parsed = opener.parsed.get(sha256)
     if parsed is None:
         parsed = opener.parsed[sha256] = metafile.parse(raw, where)
-    data = copy.deepcopy(parsed)
+    data = _copy_tree(parsed)
     obj = metafile.build(data, found, opener.pm.object_types(), where)
     obj.sha256 = sha256
     if isinstance(obj, MlemLink):
         check_link_type(opener, obj)
     return obj
+
+
+def _copy_tree(value: Any) -> Any:
+    """A copy of parsed YAML (mappings, lists, scalars): what ``deepcopy``
+    does for it, several times faster, as every object read needs one."""
+    if isinstance(value, dict):
+        return {key: _copy_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(item) for item in value]
+    return value
 
 
 def check_link_type(opener: Opener, link: MlemLink) -> None:

@@ -126,9 +126,13 @@ def _check(
         return [_check_one(opener, rel, link, max_chain) for rel, link in group]
 
     reports: list[dict[str, Any]] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for batch in pool.map(run, groups.values()):
-            reports.extend(batch)
+    if workers <= 1 or len(groups) <= 1:
+        for group in groups.values():
+            reports.extend(run(group))
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for batch in pool.map(run, groups.values()):
+                reports.extend(batch)
     return sorted(reports, key=lambda r: r["path"])
 
 
