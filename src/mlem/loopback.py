@@ -82,12 +82,14 @@ def serve(
         logger.debug("started %s on port %s (pid %s)", argv[0], port, proc.pid)
         yield proc
     finally:
-        _stop(proc)
+        stop_process(proc)
         if log_path:
             out.close()  # type: ignore[union-attr]
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """End a server started in a process group of its own, and what it forked:
+    TERM, then KILL if it has not gone within 5 seconds."""
     if proc.poll() is not None:
         return
     # the process group holds only what this server started itself

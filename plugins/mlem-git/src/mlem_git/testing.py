@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from mlem.loopback import free_port, stop_process, wait_for_port
 
 #: the public example project, as links name it
 EXAMPLE_URL = "https://github.com/iterative/example-mlem-get-started"
@@ -52,13 +51,6 @@ COMMIT_ENV = {
     "GIT_AUTHOR_DATE": "2024-01-01T00:00:00+00:00",
     "GIT_COMMITTER_DATE": "2024-01-01T00:00:00+00:00",
 }
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def git(
@@ -191,36 +183,17 @@ class GitDaemon:
                 # upload-pack processes it forked, and nothing else
                 start_new_session=True,
             )
-            if self._wait_listening():
+            try:
+                wait_for_port(self.port, 10, self._proc)
                 return self
-            self.stop()
+            except (RuntimeError, TimeoutError):
+                self.stop()
         raise RuntimeError(f"git daemon did not start serving {self.base}")
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-    def _wait_listening(self, seconds: float = 10) -> bool:
-        assert self._proc is not None
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                return False
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return True
-            except OSError:
-                time.sleep(0.02)
-        return False
+        if proc is not None:
+            stop_process(proc)
 
     def __enter__(self) -> GitDaemon:
         return self.start()
